@@ -1,0 +1,63 @@
+"""genedu: the helper library of the open course on deep generative models.
+
+One module per concept; later chapters build on earlier ones:
+
+- ``genedu.data``     toy 2D distributions and digit datasets
+- ``genedu.density``  explicit densities: Gaussians, class-conditional models,
+                      Gaussian mixtures, logistic regression (chapter 1)
+- ``genedu.plot``     scatter/density plots and image grids
+- ``genedu.checks``   the exercise checks used by the notebooks (not imported here)
+
+Nothing in the library imports ``genedu.checks``.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "device", "seed_everything"]
+
+
+def device() -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then CPU.
+
+    Returns:
+        ``torch.device("cuda")``, ``torch.device("mps")`` or ``torch.device("cpu")``.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and PyTorch (CPU and all GPUs).
+
+    Args:
+        seed: a non-negative integer.
+
+    Raises:
+        TypeError: if ``seed`` is not an integer.
+        ValueError: if ``seed`` is negative.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+from genedu import data, density, plot  # noqa: E402  (after the helpers they may use)
+
+__all__ += ["data", "density", "plot"]

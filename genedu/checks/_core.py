@@ -1,0 +1,160 @@
+"""The mechanism behind every exercise check ("one check, two places").
+
+A check compares a student's function with genedu's reference implementation on random
+inputs. It passes silently except for one short line; it fails with an ``AssertionError``
+whose message names the mistake and, when it recognises one, the likely cause.
+
+The helpers here take care of what every check needs:
+
+- :func:`call`  calls the student's function: checks it accepts the arguments, turns
+  ``NotImplementedError`` and crashes into a readable failure, and refuses an answer that
+  merely calls genedu's own reference for the same exercise;
+- :func:`expect_tensor`, :func:`expect_tuple`  type and shape of what came back;
+- :func:`compare`  closeness to the expected value, naming a recognised mistake when the
+  answer matches one of the wrong variants the check computed.
+
+The comparison functions are bound when this module is imported, so an answer that later
+replaces ``torch.allclose`` cannot make a comparison pass.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+# Bound at import time: an answer that patches torch afterwards does not reach these.
+_isclose = torch.isclose
+_isfinite = torch.isfinite
+_abs = torch.abs
+_Tensor = torch.Tensor
+
+
+class CheckFailed(AssertionError):
+    """Raised by a check when the answer is wrong; the message says what and why."""
+
+
+def fail(name: str, message: str) -> None:
+    """Raise :class:`CheckFailed` with ``"name: message"``."""
+    raise CheckFailed(f"{name}: {message}")
+
+
+def passed(name: str, detail: str = "") -> None:
+    """Print the one-line success message of a check."""
+    print(f"[passed] {name}" + (f": {detail}" if detail else ""))
+
+
+# --- calling the student's function ----------------------------------------------------------
+
+@contextlib.contextmanager
+def _forbid_calls(reference: Callable | None, name: str):
+    """Fail if the reference implementation's code runs inside the block.
+
+    A profile hook watches every Python call; it catches the reference called directly,
+    through an alias, a lambda, ``functools.partial`` or another genedu function.
+    """
+    if reference is None:
+        yield
+        return
+    code = reference.__code__
+    hits: list[bool] = []
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            hits.append(True)
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+        if hits:
+            fail(name, f"your answer calls genedu's reference implementation "
+                       f"({reference.__module__}.{reference.__name__}); write it yourself with torch operations.")
+
+
+def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None, reference: Callable | None = None):
+    """Call the student's ``fn(*args, **kwargs)`` and return what it returns.
+
+    Fails with a readable message when ``fn`` is not a function, has the wrong parameters,
+    is not implemented yet, raises, or calls ``reference`` (the library's own answer).
+    """
+    kwargs = kwargs or {}
+    if not callable(fn):
+        fail(name, f"expected a function, got {type(fn).__name__}.")
+    if reference is not None and getattr(fn, "__code__", None) is reference.__code__:
+        fail(name, f"this is genedu's reference implementation ({reference.__module__}.{reference.__name__}); "
+                   "write the function yourself.")
+    try:
+        inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as err:
+        expected = "(" + ", ".join([f"<{i}>" for i in range(len(args))] + list(kwargs)) + ")"
+        if reference is not None:
+            expected = str(inspect.signature(reference)).split(" ->")[0]
+        fail(name, f"the function cannot be called as {name}{expected}: {err}. Keep the signature given in the exercise.")
+    except ValueError:
+        pass  # builtins without a signature: just try the call
+    with _forbid_calls(reference, name):
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            fail(name, "not implemented yet: replace `raise NotImplementedError()` with your code.")
+        except CheckFailed:
+            raise
+        except Exception as err:  # noqa: BLE001 - we report any crash of the answer
+            raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}") from err
+
+
+# --- what came back ---------------------------------------------------------------------------
+
+def expect_tuple(out, name: str, parts: Sequence[str]) -> tuple:
+    """Check ``out`` is a tuple/list of ``len(parts)`` values; return it as a tuple."""
+    if not isinstance(out, (tuple, list)) or len(out) != len(parts):
+        got = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+        fail(name, f"should return a tuple ({', '.join(parts)}), got {got}.")
+    return tuple(out)
+
+
+def expect_tensor(out, name: str, what: str, shape: Sequence[int], hints: dict[tuple, str] | None = None,
+                  floating: bool = True) -> torch.Tensor:
+    """Check ``out`` is a finite tensor of the given shape.
+
+    ``hints`` maps a wrong shape the check anticipates to an explanation of that mistake.
+    """
+    if not isinstance(out, _Tensor):
+        fail(name, f"{what} should be a torch.Tensor, got {type(out).__name__}.")
+    if floating and not out.is_floating_point():
+        fail(name, f"{what} should be a floating-point tensor, got dtype {out.dtype}.")
+    if tuple(out.shape) != tuple(shape):
+        hint = (hints or {}).get(tuple(out.shape), "")
+        fail(name, f"{what} has shape {tuple(out.shape)}, expected {tuple(shape)}." + (f" {hint}" if hint else ""))
+    if floating and not bool(_isfinite(out).all()):
+        fail(name, f"{what} contains nan or inf.")
+    return out
+
+
+def close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when tensors of the same shape agree within tolerances (finite values only)."""
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    a, b = a.detach().double(), b.detach().double()
+    return bool(_isclose(a, b, rtol=rtol, atol=atol).all())
+
+
+def compare(actual: torch.Tensor, expected: torch.Tensor, name: str, what: str,
+            mistakes: Iterable[tuple[torch.Tensor, str]] = (), rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """Fail unless ``actual`` is close to ``expected``.
+
+    ``mistakes`` lists (wrong value, explanation) pairs: the values that common mistakes
+    produce on these inputs. When the answer matches one, the explanation is the message.
+    """
+    if close(actual, expected, rtol, atol):
+        return
+    for wrong, explanation in mistakes:
+        if close(actual, wrong, rtol, atol):
+            fail(name, f"{what} is wrong: {explanation}")
+    err = float(_abs(actual.detach().double() - expected.detach().double()).max())
+    fail(name, f"{what} differs from the correct value (largest absolute difference {err:.3g}).")

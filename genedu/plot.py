@@ -1,0 +1,148 @@
+"""Figures for the course: 2D scatter and density plots, decision boundaries, image grids.
+
+Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and
+returns that ``Axes``, so calls compose into panels.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from genedu import _validate as v
+
+__all__ = ["grid_points", "scatter", "density_contour", "decision_boundary", "image_grid"]
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    return ax
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def grid_points(xlim: tuple[float, float], ylim: tuple[float, float], resolution: int = 200
+                ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """A regular grid over a rectangle, for evaluating a function of 2D points.
+
+    Returns:
+        points: (resolution**2, 2) float32 tensor; xx, yy: (resolution, resolution) arrays
+        for ``contour``/``contourf`` (``values.reshape(resolution, resolution)``).
+    """
+    resolution = v.positive_int(resolution, "resolution", minimum=2)
+    xs = np.linspace(*xlim, resolution)
+    ys = np.linspace(*ylim, resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    points = torch.tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=torch.float32)
+    return points, xx, yy
+
+
+def scatter(x: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None,
+            s: float = 6, alpha: float = 0.6, cmap: str = "coolwarm", **kwargs):
+    """Scatter plot of 2D points, coloured by ``labels`` when given.
+
+    Args:
+        x: (N, 2) points; labels: (N,) optional class labels or values.
+        ax: the Axes to draw on; title: its title; other keywords go to ``ax.scatter``.
+    """
+    v.float_tensor(torch.as_tensor(x), "x", shape=(None, 2))
+    ax = _axes(ax)
+    pts = _numpy(x)
+    if labels is None:
+        ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, **kwargs)
+    else:
+        ax.scatter(pts[:, 0], pts[:, 1], c=_numpy(labels), s=s, alpha=alpha, cmap=cmap, **kwargs)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
+                    ax=None, resolution: int = 200, filled: bool = True, cmap: str = "Blues",
+                    levels: int = 12, title: str | None = None, **kwargs):
+    """Contours of a 2D density p(x) = exp(log_density(x)).
+
+    Args:
+        log_density: maps (M, 2) points to (M,) log-densities.
+        xlim, ylim: the rectangle shown; resolution: grid points per side.
+        filled: ``contourf`` (True) or line contours (False).
+    """
+    if not callable(log_density):
+        raise TypeError(f"log_density must be a function of (M, 2) points, got {type(log_density).__name__}")
+    ax = _axes(ax)
+    points, xx, yy = grid_points(xlim, ylim, resolution)
+    with torch.no_grad():
+        dens = torch.exp(log_density(points)).reshape(resolution, resolution)
+    draw = ax.contourf if filled else ax.contour
+    draw(xx, yy, _numpy(dens), levels=levels, cmap=cmap, **kwargs)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def decision_boundary(prob_class1: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
+                      ax=None, resolution: int = 200, color: str = "k", label: str | None = None,
+                      shade: bool = False, **kwargs):
+    """Draw the curve where p(y = 1 | x) = 1/2 (optionally shading the probability).
+
+    Args:
+        prob_class1: maps (M, 2) points to (M,) probabilities of class 1.
+        label: legend entry for the boundary line.
+    """
+    if not callable(prob_class1):
+        raise TypeError(f"prob_class1 must be a function of (M, 2) points, got {type(prob_class1).__name__}")
+    ax = _axes(ax)
+    points, xx, yy = grid_points(xlim, ylim, resolution)
+    with torch.no_grad():
+        prob = _numpy(prob_class1(points)).reshape(resolution, resolution)
+    if shade:
+        ax.contourf(xx, yy, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.25)
+    ax.contour(xx, yy, prob, levels=[0.5], colors=color, **kwargs)
+    if label:
+        ax.plot([], [], color=color, label=label)  # a proxy artist: contour lines have no legend entry
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    return ax
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, ax=None, value_range: tuple[float, float] = (0.0, 1.0),
+               title: str | None = None, padding: int = 1, cmap: str = "gray"):
+    """Show a batch of single-channel images as one grid.
+
+    Args:
+        images: (B, 1, H, W) or (B, H, W) tensor with values in ``value_range``.
+        nrow: images per row; padding: pixels between images.
+    """
+    images = torch.as_tensor(images)
+    if images.dim() == 4:
+        if images.shape[1] != 1:
+            raise ValueError(f"images must have one channel, got shape {tuple(images.shape)}")
+        images = images[:, 0]
+    if images.dim() != 3:
+        raise ValueError(f"images must have shape (B, 1, H, W) or (B, H, W), got {tuple(images.shape)}")
+    nrow = v.positive_int(nrow, "nrow")
+    lo, hi = value_range
+    b, h, w = images.shape
+    ncol = min(nrow, b)
+    rows = -(-b // ncol)
+    canvas = np.full((rows * (h + padding) + padding, ncol * (w + padding) + padding), lo, dtype=np.float32)
+    for i, img in enumerate(_numpy(images.float())):
+        r, c = divmod(i, ncol)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        canvas[top:top + h, left:left + w] = img
+    ax = _axes(ax)
+    ax.imshow(canvas, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax

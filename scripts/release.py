@@ -1,0 +1,92 @@
+"""Regenerate the assignments: solutions/*/*.py -> solutions/*/*.ipynb -> notebooks/*/*.ipynb.
+
+The py:percent file is what authors edit (it diffs well); the .ipynb next to it is what
+nbgrader reads; the student version in notebooks/ is nbgrader's ``generate_assignment``
+output. All three are committed, and the tests check they agree.
+
+    python scripts/release.py              # every assignment
+    python scripts/release.py ch01_discriminative_vs_generative
+    python scripts/release.py --check      # exit 1 if a .ipynb is out of date with its .py
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def assignments() -> list[str]:
+    """Names of the assignments: the folders of solutions/ holding <name>/<name>.py."""
+    return sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.py") if p.stem == p.parent.name)
+
+
+def notebook_from_source(name: str) -> nbformat.NotebookNode:
+    """The nbgrader source notebook built from solutions/<name>/<name>.py.
+
+    Cell ids are made deterministic (the nbgrader grade_id, else the cell's index) so that
+    regenerating gives the same file.
+    """
+    nb = jupytext.read(ROOT / "solutions" / name / f"{name}.py")
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        cell["id"] = grade_id or f"cell-{i:02d}"
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def write_source(name: str) -> Path:
+    path = ROOT / "solutions" / name / f"{name}.ipynb"
+    nbformat.write(notebook_from_source(name), path)
+    return path
+
+
+def is_in_sync(name: str) -> bool:
+    path = ROOT / "solutions" / name / f"{name}.ipynb"
+    return path.exists() and nbformat.read(path, as_version=4) == notebook_from_source(name)
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader: this interpreter's bin/ first on PATH (nbgrader runs
+    ``alembic`` by name, which is only on PATH when the virtual environment is activated)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def generate(name: str, root: Path = ROOT) -> None:
+    """Run nbgrader generate_assignment for one assignment in course directory ``root``."""
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
+                    f"--CourseDirectory.root={root}", "--log-level=WARN"], cwd=root, check=True,
+                   env=nbgrader_env())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="assignments (default: all)")
+    parser.add_argument("--check", action="store_true", help="only check the .ipynb sources are up to date")
+    args = parser.parse_args(argv)
+    names = args.names or assignments()
+    if args.check:
+        stale = [n for n in names if not is_in_sync(n)]
+        for n in stale:
+            print(f"out of date: solutions/{n}/{n}.ipynb (run python scripts/release.py {n})")
+        return 1 if stale else 0
+    for name in names:
+        print(f"{name}: writing the source notebook and generating the release")
+        write_source(name)
+        generate(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
