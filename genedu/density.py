@@ -26,7 +26,7 @@ from genedu import _validate as v
 
 __all__ = [
     "fit_gaussian", "gaussian_log_density", "ClassConditionalGaussians", "fit_class_conditional",
-    "class_log_likelihoods", "class_posterior", "sample_class_conditional", "GaussianMixture",
+    "class_log_likelihoods", "class_posterior", "predict_posterior", "sample_class_conditional", "GaussianMixture",
     "fit_gaussian_mixture", "gaussian_mixture_log_density", "logistic_nll",
     "logistic_regression_gradient", "fit_logistic_regression",
 ]
@@ -152,6 +152,19 @@ def class_log_likelihoods(model: ClassConditionalGaussians, x: torch.Tensor) -> 
     """
     _check_mixture(*model)
     return torch.stack([gaussian_log_density(x, m, c) for m, c in zip(model.means, model.covs)], dim=1)
+
+
+def predict_posterior(model: ClassConditionalGaussians, x: torch.Tensor) -> torch.Tensor:
+    """p(y = k | x_n) under a fitted class-conditional model: Bayes' rule on
+    :func:`class_log_likelihoods` with the model's priors.
+
+    Args:
+        model: the class-conditional Gaussians; x: (N, D).
+
+    Returns:
+        (N, K) posterior probabilities.
+    """
+    return class_posterior(class_log_likelihoods(model, x), model.priors)
 
 
 def class_posterior(log_likelihoods: torch.Tensor, priors: torch.Tensor) -> torch.Tensor:

@@ -65,20 +65,23 @@ def scatter(x: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title:
 
 def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
                     ax=None, resolution: int = 200, filled: bool = True, cmap: str = "Blues",
-                    levels: int = 12, title: str | None = None, **kwargs):
+                    levels: int = 12, log_scale: bool = False, title: str | None = None, **kwargs):
     """Contours of a 2D density p(x) = exp(log_density(x)).
 
     Args:
         log_density: maps (M, 2) points to (M,) log-densities.
         xlim, ylim: the rectangle shown; resolution: grid points per side.
         filled: ``contourf`` (True) or line contours (False).
+        log_scale: contour log p(x), clipped to 12 nats below its maximum, instead of p(x);
+            shows narrow peaks and the tails together.
     """
     if not callable(log_density):
         raise TypeError(f"log_density must be a function of (M, 2) points, got {type(log_density).__name__}")
     ax = _axes(ax)
     points, xx, yy = grid_points(xlim, ylim, resolution)
     with torch.no_grad():
-        dens = torch.exp(log_density(points)).reshape(resolution, resolution)
+        logp = log_density(points).reshape(resolution, resolution)
+    dens = logp.clamp(min=float(logp.max()) - 12) if log_scale else logp.exp()
     draw = ax.contourf if filled else ax.contour
     draw(xx, yy, _numpy(dens), levels=levels, cmap=cmap, **kwargs)
     ax.set_xlim(*xlim)

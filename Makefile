@@ -1,0 +1,30 @@
+# The course's commands. `make book` and `make test` create the environment (.venv) on first use.
+#   make book        build the HTML book into _build/html (executes every page; fails on any error or warning)
+#   make test        run the test suite (library, checks, grader self-tests, book pages)
+#   make release     regenerate notebooks/ from solutions/ after editing an assignment
+#   make book-clean  remove the build and its execution cache (for a cold build)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: book test release book-clean env
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+book: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+release: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/release.py
+
+book-clean:
+	rm -rf _build

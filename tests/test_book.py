@@ -1,0 +1,48 @@
+"""Every book page in _toc.yml executes top to bottom without an error.
+
+Pages are MyST Markdown notebooks; each is converted with jupytext and run with nbclient in
+the page's own folder, as the book build does.
+"""
+from __future__ import annotations
+
+import re
+
+import jupytext
+import pytest
+from conftest import ROOT
+from nbclient import NotebookClient
+
+
+def toc_pages() -> list[str]:
+    return re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text())
+
+
+def executable_pages() -> list[str]:
+    """The toc pages that are notebooks (have a kernelspec), as paths relative to the root."""
+    pages = []
+    for page in toc_pages():
+        text = (ROOT / f"{page}.md").read_text()
+        if text.startswith("---") and "kernelspec:" in text.split("---", 2)[1]:
+            pages.append(f"{page}.md")
+    return pages
+
+
+def test_toc_lists_existing_pages():
+    for page in toc_pages():
+        assert (ROOT / f"{page}.md").exists(), f"_toc.yml lists {page}, which does not exist"
+
+
+def test_every_chapter_is_in_the_toc():
+    listed = set(toc_pages())
+    for path in (ROOT / "book").glob("ch*.md"):
+        assert f"book/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("page", executable_pages())
+def test_page_executes(page):
+    path = ROOT / page
+    nb = jupytext.read(path)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors

@@ -1,0 +1,192 @@
+"""The grader is tested like code: nbgrader's real generate_assignment and autograde, run in a
+temporary course directory for every assignment in solutions/.
+
+For each assignment, one batch of submissions is autograded:
+
+- ``solved``: the release with every answer cell filled with the solution -> full marks;
+- ``unchanged``: the release as students receive it -> zero, and no crash;
+- ``wrong-<exercise>``: the solved notebook with exactly one answer made wrong (its function's
+  floating-point outputs scaled by 1.1 and shifted by 0.1) -> exactly that exercise's points lost.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, assignments, run_nbgrader
+
+SOLUTION = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.S)
+
+# Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
+BREAK_ANSWER = '''
+
+def _make_wrong(fn):
+    import functools
+    import torch
+
+    def perturb(out):
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            return out * 1.1 + 0.1
+        if isinstance(out, (tuple, list)):
+            return type(out)(perturb(o) for o in out)
+        return out
+
+    @functools.wraps(fn)
+    def wrong(*args, **kwargs):
+        return perturb(fn(*args, **kwargs))
+    return wrong
+
+{name} = _make_wrong({name})
+'''
+
+
+def cells_by_id(nb) -> dict:
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def strip_markers(source: str) -> str:
+    """The answer a student who solved the exercise would write: the solution, without markers."""
+    return SOLUTION.sub(lambda m: m.group(1), source)
+
+
+def answer_cells(nb) -> list:
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+
+
+def defined_function(source: str) -> str:
+    match = re.search(r"^def (\w+)\(", source, re.M)
+    assert match, f"answer cell defines no function:\n{source}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module", params=assignments())
+def graded(request, tmp_path_factory):
+    """Generate the release of one assignment in a temporary course and autograde a batch."""
+    name = request.param
+    course = tmp_path_factory.mktemp(name)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
+    run_nbgrader(["generate_assignment", name, "--force"], course)
+    release = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    solved_code = {gid: strip_markers(c.source) for gid, c in cells_by_id(source).items()
+                   if c.metadata["nbgrader"].get("solution")}
+
+    def submission(answers: dict[str, str]):
+        nb = nbformat.from_dict(json.loads(json.dumps(release)))
+        for gid, cell in cells_by_id(nb).items():
+            if gid in answers:
+                cell.source = answers[gid]
+        return nb
+
+    # which graded test cell checks which answer: the first graded cell after the answer
+    order = [(c.metadata["nbgrader"]["grade_id"], c.metadata["nbgrader"]) for c in release.cells
+             if "nbgrader" in c.metadata]
+    tested_by = {}
+    for i, (gid, meta) in enumerate(order):
+        if meta.get("solution") and gid in solved_code:
+            tested_by[gid] = next(g for g, m in order[i + 1:] if m.get("grade"))
+
+    students = {"solved": submission(solved_code), "unchanged": submission({})}
+    for gid in tested_by:
+        broken = dict(solved_code)
+        broken[gid] = solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
+        students[f"wrong-{gid}"] = submission(broken)
+    for student, nb in students.items():
+        path = course / "submitted" / student / name / f"{name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    result = run_nbgrader(["autograde", name, "--create", "--force"], course, check=False)
+
+    from nbgrader.api import Gradebook
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        max_score = gb.find_assignment(name).max_score
+        for student in students:
+            nb = gb.find_submission_notebook(name, name, student)
+            scores[student] = {g.name: (g.score, g.max_score) for g in nb.grades}
+    return dict(name=name, course=course, scores=scores, max_score=max_score, tested_by=tested_by,
+                log=result.stdout + result.stderr)
+
+
+def total(cells: dict) -> float:
+    return sum(score for score, _ in cells.values())
+
+
+def test_solutions_get_full_marks(graded):
+    scores = graded["scores"]["solved"]
+    assert total(scores) == graded["max_score"] > 0, (scores, graded["log"][-3000:])
+
+
+def test_unchanged_release_gets_zero(graded):
+    scores = graded["scores"]["unchanged"]
+    assert scores, "the unchanged release was not graded"
+    assert total(scores) == 0, scores
+
+
+def test_one_wrong_answer_loses_exactly_its_points(graded):
+    assert graded["tested_by"], "no answer cell is followed by a graded test cell"
+    for answer, test_cell in graded["tested_by"].items():
+        scores = graded["scores"][f"wrong-{answer}"]
+        lost = {gid for gid, (score, max_score) in scores.items() if score != max_score}
+        assert lost == {test_cell}, f"breaking {answer} cost the cells {lost}, expected only {test_cell}"
+
+
+def test_every_graded_cell_has_points(graded):
+    for gid, (_, max_score) in graded["scores"]["solved"].items():
+        assert max_score > 0, f"graded cell {gid} carries no points"
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_committed_release_matches_solutions(name, tmp_path):
+    """notebooks/ is exactly what nbgrader generates from solutions/ now."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "solutions" / name, tmp_path / "solutions" / name)
+    run_nbgrader(["generate_assignment", name, "--force"], tmp_path)
+    fresh = sorted(p.relative_to(tmp_path / "notebooks") for p in (tmp_path / "notebooks").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks" / name).rglob("*") if p.is_file())
+    assert fresh == committed, "the files of the release differ; run: python scripts/release.py"
+    for rel in fresh:
+        assert (tmp_path / "notebooks" / rel).read_bytes() == (ROOT / "notebooks" / rel).read_bytes(), (
+            f"notebooks/{rel} is out of date; run: python scripts/release.py {name}")
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_release_has_no_solutions(name):
+    text = (ROOT / "notebooks" / name / f"{name}.ipynb").read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    assert not list((ROOT / "notebooks" / name).glob("*.py")), "a py:percent source leaked into the release"
+    nb = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    for cell in answer_cells(nb):
+        assert "raise NotImplementedError()" in cell.source
+
+
+def test_sources_in_sync_with_py_percent():
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "release.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_notebook_expects_installed_genedu(name):
+    import genedu
+    text = (ROOT / "solutions" / name / f"{name}.ipynb").read_text()
+    match = re.search(r'COURSE_GENEDU_VERSION = \\"([^"\\]+)\\"', text)
+    assert match, "the setup cell must define COURSE_GENEDU_VERSION"
+    assert match.group(1) == genedu.__version__
+
+
+def test_print_score_table(graded, capsys):
+    """Not an assertion of its own: prints the batch's scores (pytest -s shows them)."""
+    with capsys.disabled():
+        print(f"\n{graded['name']}: max {graded['max_score']}")
+        for student, cells in graded["scores"].items():
+            print(f"  {student:32s} {total(cells):5.1f}  " + " ".join(f"{g}={s:g}/{m:g}" for g, (s, m) in cells.items()))
+    assert graded["scores"]
