@@ -2,12 +2,13 @@
 #   make book        build the HTML book into _build/html (executes every page; fails on any error or warning)
 #   make test        run the test suite (library, checks, grader self-tests, book pages)
 #   make release     regenerate notebooks/ from solutions/ after editing an assignment
+#   make benchmark   print page execution and autograding times
 #   make book-clean  remove the build and its execution cache (for a cold build)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test release book-clean env
+.PHONY: book test release book-clean env benchmark
 
 env: $(VENV)/.installed
 
@@ -28,3 +29,6 @@ release: env
 
 book-clean:
 	rm -rf _build
+
+benchmark: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/benchmark.py

@@ -89,5 +89,19 @@ def probability_vector(p, name: str) -> torch.Tensor:
     return p
 
 
+def symmetric_positive_definite(cov: torch.Tensor, name: str) -> torch.Tensor:
+    """Check that ``cov`` (..., D, D) is symmetric and positive definite (batched: each matrix)."""
+    if not bool(torch.isfinite(cov).all()):
+        raise ValueError(f"{name} must contain finite values, got nan or inf")
+    scale = cov.detach().abs().amax().clamp(min=1e-12)
+    if not torch.allclose(cov, cov.mT, atol=1e-5 * float(scale), rtol=0):
+        raise ValueError(f"{name} must be symmetric, got a matrix that differs from its transpose")
+    _, info = torch.linalg.cholesky_ex(cov)
+    if bool((info != 0).any()):
+        raise ValueError(f"{name} must be positive definite (its Cholesky factorisation failed); "
+                         "add a small multiple of the identity if it is a sample covariance of few points")
+    return cov
+
+
 def _shape_str(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

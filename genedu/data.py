@@ -141,7 +141,7 @@ def swiss_roll(n: int = 1000, noise: float = 0.05, seed: int | None = None) -> t
     """The 2D swiss roll: a spiral ``t (cos t, sin t) / 5`` with ``t ~ U(1.5 pi, 4.5 pi)``.
 
     This is scikit-learn's ``make_swiss_roll`` seen from above, scaled by 1/5 so the data
-    lies roughly in [-2, 2]^2, plus isotropic Gaussian noise of standard deviation ``noise``.
+    lies in about [-1.9, 2.6] x [-2.2, 2.9], plus isotropic Gaussian noise of standard deviation ``noise``.
 
     Returns:
         x: (n, 2) float32 points; t: (n,) float32 position along the roll.

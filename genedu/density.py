@@ -57,6 +57,7 @@ def _check_gaussian(mean: torch.Tensor, cov: torch.Tensor, dim: int | None = Non
     v.float_tensor(mean, "mean", shape=(dim,))
     d = mean.shape[0]
     v.float_tensor(cov, "cov", shape=(d, d))
+    v.symmetric_positive_definite(cov, "cov")
 
 
 def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
@@ -75,9 +76,7 @@ def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor)
     """
     v.float_tensor(x, "x", ndim=2)
     _check_gaussian(mean, cov, x.shape[1])
-    chol, info = torch.linalg.cholesky_ex(cov)
-    if info != 0:
-        raise ValueError("cov must be symmetric positive definite (its Cholesky factorisation failed)")
+    chol = torch.linalg.cholesky(cov)
     diff = (x - mean).T  # (D, N)
     solved = torch.linalg.solve_triangular(chol, diff, upper=False)  # L^{-1} (x - mu)
     mahalanobis = (solved**2).sum(dim=0)
@@ -105,6 +104,9 @@ def _check_mixture(priors: torch.Tensor, means: torch.Tensor, covs: torch.Tensor
     v.float_tensor(means, names[1], shape=(k, None))
     d = means.shape[1]
     v.float_tensor(covs, names[2], shape=(k, d, d))
+    if covs.dtype != means.dtype:
+        raise TypeError(f"{names[2]} and {names[1]} must have the same dtype, got {covs.dtype} and {means.dtype}")
+    v.symmetric_positive_definite(covs, names[2])
 
 
 def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None,
@@ -184,7 +186,8 @@ def class_posterior(log_likelihoods: torch.Tensor, priors: torch.Tensor) -> torc
     if priors.shape[0] != log_likelihoods.shape[1]:
         raise ValueError(f"priors has {priors.shape[0]} classes but log_likelihoods has {log_likelihoods.shape[1]} columns")
     log_joint = log_likelihoods + torch.log(priors)
-    return torch.exp(log_joint - torch.logsumexp(log_joint, dim=1, keepdim=True))
+    # softmax(a) = exp(a - logsumexp(a)), computed by torch with the row maximum subtracted first
+    return torch.softmax(log_joint, dim=1)
 
 
 def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, covs: torch.Tensor,
@@ -340,6 +343,11 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, steps: int = 500,
         w: (D,); b: scalar tensor.
     """
     v.float_tensor(x, "x", ndim=2)
+    if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],):
+        raise ValueError(f"y must be a tensor of shape ({x.shape[0]},) with labels 0/1, "
+                         f"got {type(y).__name__} {tuple(getattr(y, 'shape', ()))}")
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError("y must contain only the labels 0 and 1")
     steps = v.positive_int(steps, "steps")
     lr = v.positive_float(lr, "lr")
     y = y.to(x.dtype)

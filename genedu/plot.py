@@ -133,6 +133,8 @@ def image_grid(images: torch.Tensor, nrow: int = 8, ax=None, value_range: tuple[
         images = images[:, 0]
     if images.dim() != 3:
         raise ValueError(f"images must have shape (B, 1, H, W) or (B, H, W), got {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise ValueError("images must contain at least one image, got an empty batch")
     nrow = v.positive_int(nrow, "nrow")
     lo, hi = value_range
     b, h, w = images.shape

@@ -11,7 +11,6 @@ output. All three are committed, and the tests check they agree.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def assignments() -> list[str]:
-    """Names of the assignments: the folders of solutions/ holding <name>/<name>.py."""
-    return sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.py") if p.stem == p.parent.name)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from course import ROOT, assignments, nbgrader_env  # noqa: E402
 
 
 def notebook_from_source(name: str) -> nbformat.NotebookNode:
@@ -53,14 +48,6 @@ def write_source(name: str) -> Path:
 def is_in_sync(name: str) -> bool:
     path = ROOT / "solutions" / name / f"{name}.ipynb"
     return path.exists() and nbformat.read(path, as_version=4) == notebook_from_source(name)
-
-
-def nbgrader_env() -> dict[str, str]:
-    """The environment for nbgrader: this interpreter's bin/ first on PATH (nbgrader runs
-    ``alembic`` by name, which is only on PATH when the virtual environment is activated)."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
 
 
 def generate(name: str, root: Path = ROOT) -> None:

@@ -5,26 +5,10 @@ the page's own folder, as the book build does.
 """
 from __future__ import annotations
 
-import re
-
 import jupytext
 import pytest
-from conftest import ROOT
+from conftest import ROOT, executable_pages, toc_pages
 from nbclient import NotebookClient
-
-
-def toc_pages() -> list[str]:
-    return re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text())
-
-
-def executable_pages() -> list[str]:
-    """The toc pages that are notebooks (have a kernelspec), as paths relative to the root."""
-    pages = []
-    for page in toc_pages():
-        text = (ROOT / f"{page}.md").read_text()
-        if text.startswith("---") and "kernelspec:" in text.split("---", 2)[1]:
-            pages.append(f"{page}.md")
-    return pages
 
 
 def test_toc_lists_existing_pages():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 import sys
 
 import numpy as np
@@ -634,15 +635,13 @@ WRONG = [
     (check_fit_gaussian, fg_no_centring_n_minus_1, {}, "forgot to subtract the mean, and divided by N - 1"),
     (check_fit_gaussian, fg_mean_dim1_broadcast, {}, "averaged over the features"),
     # the natural version of this mistake crashes inside the answer, before the hint can apply:
-    (check_fit_gaussian, fg_mean_dim1, {}, "your function raised RuntimeError"),
+    (check_fit_gaussian, fg_mean_dim1, {}, "a shape mismatch: check the dim= of each reduction"),
     (check_fit_gaussian, fg_mean_all, {}, "averaged over everything"),
     (check_fit_gaussian, fg_summed, {}, "summed the outer products"),
     (check_fit_gaussian, fg_std_diag, {}, "standard deviations"),
-    # returns x.std(dim=0), shape (D,): the message says "variances" (see the report)
-    (check_fit_gaussian, fg_std_vector, {}, "returned only the variances"),
-    # torch.diag(x.std(dim=0)) (unbiased std) is only caught by the generic message
-    (check_fit_gaussian, fg_std_diag_unbiased, {}, "cov differs from the correct value"),
-    (check_fit_gaussian, fg_var_vector, {}, "returned only the variances"),
+    (check_fit_gaussian, fg_std_vector, {}, "variances or standard deviations?"),
+    (check_fit_gaussian, fg_std_diag_unbiased, {}, "you returned standard deviations"),
+    (check_fit_gaussian, fg_var_vector, {}, "variances or standard deviations?"),
     (check_fit_gaussian, fg_var_diag, {}, "off-diagonal covariances are missing"),
     (check_fit_gaussian, fg_x_xT, {}, "you computed x x^T"),
     (check_fit_gaussian, fg_mean_only, {}, "should return a tuple (mean, cov), got a Tensor"),
@@ -661,8 +660,8 @@ WRONG = [
     (check_gaussian_log_density, ld_constant_sign, {}, "sign of the D/2 log(2 pi) term is wrong"),
     (check_gaussian_log_density, ld_density, {}, "this is the density itself"),
     (check_gaussian_log_density, ld_column, {}, "shape (N,)"),
-    # with n=1 the hints for (N, 1) and (N, N) share the key (1, 1): the pairwise hint wins
-    (check_gaussian_log_density, ld_column, dict(seed=203, n=1, dim=2), "not for every pair"),
+    # with n=1 the hints for (N, 1) and (N, N) share the key (1, 1): the column hint wins
+    (check_gaussian_log_density, ld_column, dict(seed=203, n=1, dim=2), "shape (N,)"),
     (check_gaussian_log_density, ld_summed, {}, "reduced over the points"),
     (check_gaussian_log_density, ld_pairwise, {}, "not for every pair"),
     (check_gaussian_log_density, ld_numpy, {}, "should be a torch.Tensor, got ndarray"),
@@ -693,11 +692,9 @@ WRONG = [
     (check_sample_class_conditional, sc_global_rng_for_labels, {}, "draw all randomness"),
     (check_sample_class_conditional, sc_wrong_class, {}, "x must come from the class in y"),
     (check_sample_class_conditional, sc_concatenated_classes, {}, "x must come from the class in y"),
-    (check_sample_class_conditional, sc_no_mean, {}, "add means[y]"),
-    (check_sample_class_conditional, sc_no_mean, dict(seed=401), "add means[y]"),
-    # seed 402: the mean-less samples are nearer another class's mean, and the message blames
-    # the class instead (see the report)
-    (check_sample_class_conditional, sc_no_mean, dict(seed=402, n=30000), "samples labelled 0 have mean"),
+    (check_sample_class_conditional, sc_no_mean, {}, "centred at 0: add the class mean"),
+    (check_sample_class_conditional, sc_no_mean, dict(seed=401), "centred at 0: add the class mean"),
+    (check_sample_class_conditional, sc_no_mean, dict(seed=402, n=30000), "centred at 0: add the class mean"),
     (check_sample_class_conditional, sc_identity_cov, {}, "identity covariance"),
     (check_sample_class_conditional, sc_std_not_cholesky, {}, "correlations are missing"),
     (check_sample_class_conditional, sc_float_labels, {}, "integer class labels"),
@@ -747,14 +744,13 @@ def test_wrong_answers_cover_every_check():
 # Wrong answers that are caught, but only with a generic or misleading message. Listed in the
 # report; each must at least fail, and with the check's name in the message.
 
-def test_sampler_z_at_L_slips_through_on_some_seeds(capsys):
-    """The check's covariance test only flags a class whose covariance is off by > 10%. For
-    _random_spd covariances with weak correlations, L^T L is within 10% of L L^T for every
-    class, and the z @ L mistake passes (seed 7). The notebook's seeds (0, 401, 402) are
-    not affected. This test documents the blind spot: if it starts failing, the check has
-    become stricter - delete the test then."""
-    check_sample_class_conditional(sc_z_at_L, seed=7, n=20000)
-    assert capsys.readouterr().out.startswith("[passed]")
+@pytest.mark.parametrize("seed", range(60))
+def test_sampler_z_at_L_is_caught_on_every_seed(seed):
+    """The check's covariances are tilted and about 3:1 anisotropic, so L^T L differs from L L^T
+    by more than 20 % (well beyond the 10 % tolerance): the z @ L mistake fails on any seed.
+    (With weakly correlated covariances it used to pass on seeds such as 7.)"""
+    with pytest.raises(AssertionError, match=re.escape("z @ L.T (not z @ L)")):
+        check_sample_class_conditional(sc_z_at_L, seed=seed, n=20000)
 
 
 # --- unusable answers ---------------------------------------------------------------------------
@@ -931,15 +927,18 @@ def test_reference_guard_has_no_false_positive(capsys):
 # torch.Tensor.allclose/isclose or genedu.density.<reference> after genedu.checks was imported,
 # including from inside the answer while the check runs.
 #
-# Out of scope for this file (a determined cheat can do these; the checks do not claim to
-# resist them): patching genedu.checks._core / genedu.checks.ch01 themselves (their bound
-# _isclose, close, compare, fail, the _fit_gaussian-style references); patching the torch
-# functions a check uses to compute the *expected* value (torch.cov, torch.softmax,
-# MultivariateNormal.log_prob, F.binary_cross_entropy_with_logits, torch.autograd.grad,
-# torch.linalg.norm, torch.equal) or torch.Tensor methods (.all, .double, __bool__);
-# returning a torch.Tensor subclass with its own __torch_function__; replacing
-# sys.setprofile or running the reference in another thread; copying genedu's source
-# (a new code object is not recognised as the reference).
+# Also in scope: an answer that patches the torch functions the check uses for its expected
+# values (torch.cov, ...) while it runs (the expected values are computed before the answer
+# runs), and an answer returning a torch.Tensor subclass with its own __torch_function__
+# (refused: outputs must be plain tensors).
+#
+# Out of scope for this file (a determined cheat can do these; the checks run in the student's
+# process and do not claim to resist them; isolating submissions is the grader's job):
+# patching genedu.checks._core / genedu.checks.ch01 themselves (their bound _isclose, close,
+# compare, fail, the _fit_gaussian-style references); patching torch *before* genedu.checks is
+# imported, or torch.Tensor methods (.all, .double, __bool__); replacing sys.setprofile or
+# running the reference in another thread; copying genedu's source (a new code object is not
+# recognised as the reference).
 
 def _always_true(*args, **kwargs):
     return True
@@ -1030,3 +1029,33 @@ def test_patching_torch_equal_does_not_rescue_the_global_rng(monkeypatch):
 def test_checks_package_exports():
     assert set(checks.__all__) == {"CheckFailed", *(f"check_{n}" for n in NAMES.values())}
     assert issubclass(CheckFailed, AssertionError)
+
+
+def test_tensor_subclass_output_is_refused():
+    """A subclass could answer torch.isclose with all-True through __torch_function__."""
+    class Cheat(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.isclose, torch.Tensor.isclose):
+                return torch.ones(args[0].shape, dtype=torch.bool)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    def cheat(x):
+        mean = x.mean(dim=0)
+        cov = (x - mean).T @ (x - mean) / (len(x) - 1)  # wrong: N - 1
+        return mean.as_subclass(Cheat), cov.as_subclass(Cheat)
+
+    with pytest.raises(AssertionError, match="plain torch.Tensor"):
+        check_fit_gaussian(cheat)
+
+
+def test_patching_torch_cov_inside_the_answer_does_not_help(monkeypatch):
+    """The expected covariance is computed before the answer runs."""
+    def cheat(x):
+        mean = x.mean(dim=0)
+        wrong = (x - mean).T @ (x - mean) / (len(x) - 1)
+        monkeypatch.setattr(torch, "cov", lambda *a, **k: wrong.double())
+        return mean, wrong
+
+    with pytest.raises(AssertionError, match="divided by N - 1"):
+        check_fit_gaussian(cheat)

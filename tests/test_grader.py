@@ -10,16 +10,13 @@ For each assignment, one batch of submissions is autograded:
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import ROOT, assignments, run_nbgrader
-
-SOLUTION = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.S)
+from course import fill_answers, grade_ids, solved_answers
 
 # Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
 BREAK_ANSWER = '''
@@ -44,15 +41,6 @@ def _make_wrong(fn):
 '''
 
 
-def cells_by_id(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
-
-
-def strip_markers(source: str) -> str:
-    """The answer a student who solved the exercise would write: the solution, without markers."""
-    return SOLUTION.sub(lambda m: m.group(1), source)
-
-
 def answer_cells(nb) -> list:
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
@@ -73,15 +61,10 @@ def graded(request, tmp_path_factory):
     run_nbgrader(["generate_assignment", name, "--force"], course)
     release = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-    solved_code = {gid: strip_markers(c.source) for gid, c in cells_by_id(source).items()
-                   if c.metadata["nbgrader"].get("solution")}
+    solved_code = solved_answers(source)
 
     def submission(answers: dict[str, str]):
-        nb = nbformat.from_dict(json.loads(json.dumps(release)))
-        for gid, cell in cells_by_id(nb).items():
-            if gid in answers:
-                cell.source = answers[gid]
-        return nb
+        return fill_answers(release, answers)
 
     # which graded test cell checks which answer: the first graded cell after the answer
     order = [(c.metadata["nbgrader"]["grade_id"], c.metadata["nbgrader"]) for c in release.cells

@@ -14,7 +14,9 @@ The helpers here take care of what every check needs:
   answer matches one of the wrong variants the check computed.
 
 The comparison functions are bound when this module is imported, so an answer that later
-replaces ``torch.allclose`` cannot make a comparison pass.
+replaces ``torch.allclose`` cannot make a comparison pass; checks compute their expected values
+*before* running the answer, so an answer that patches torch while it runs cannot change them.
+(A check runs in the student's own process: full isolation is the grader's job.)
 """
 from __future__ import annotations
 
@@ -105,7 +107,11 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None, re
         except CheckFailed:
             raise
         except Exception as err:  # noqa: BLE001 - we report any crash of the answer
-            raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}") from err
+            hint = ""
+            if isinstance(err, RuntimeError) and ("size of tensor" in str(err) or "shape" in str(err)):
+                hint = (" (a shape mismatch: check the dim= of each reduction, and that shapes like (D,) and"
+                        " (N, D) broadcast as you intend)")
+            raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}{hint}") from err
 
 
 # --- what came back ---------------------------------------------------------------------------
@@ -126,6 +132,8 @@ def expect_tensor(out, name: str, what: str, shape: Sequence[int], hints: dict[t
     """
     if not isinstance(out, _Tensor):
         fail(name, f"{what} should be a torch.Tensor, got {type(out).__name__}.")
+    if type(out) is not _Tensor:  # a subclass could redefine the comparisons through __torch_function__
+        fail(name, f"{what} should be a plain torch.Tensor, got the subclass {type(out).__name__}.")
     if floating and not out.is_floating_point():
         fail(name, f"{what} should be a floating-point tensor, got dtype {out.dtype}.")
     if tuple(out.shape) != tuple(shape):

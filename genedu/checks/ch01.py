@@ -20,6 +20,17 @@ _gaussian_log_density = _ref.gaussian_log_density
 _class_posterior = _ref.class_posterior
 _sample_class_conditional = _ref.sample_class_conditional
 _logistic_regression_gradient = _ref.logistic_regression_gradient
+# torch functions applied to the answer's output, bound before any answer runs
+_cov, _cdist, _norm = torch.cov, torch.cdist, torch.linalg.norm
+
+
+def _random_tilted_cov(g: torch.Generator) -> torch.Tensor:
+    """A random 2x2 covariance with standard deviations about 3:1, tilted by 17-69 degrees: for such
+    matrices L^T L differs from L L^T by more than 20 %, so the check can tell them apart."""
+    angle = (0.3 + 0.9 * torch.rand((), generator=g, dtype=torch.float64)) * (1 if torch.rand((), generator=g) < 0.5 else -1)
+    eigenvalues = torch.tensor([2.0, 0.15], dtype=torch.float64) * (0.5 + torch.rand(2, generator=g, dtype=torch.float64))
+    rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])])
+    return rotation @ torch.diag(eigenvalues) @ rotation.T
 
 
 def _random_spd(d: int, g: torch.Generator) -> torch.Tensor:
@@ -36,26 +47,29 @@ def check_fit_gaussian(fit_gaussian, seed: int = 0, n: int = 200, dim: int = 3) 
     chol = torch.linalg.cholesky(_random_spd(dim, g))
     x = (mean_true + torch.randn(n, dim, generator=g, dtype=torch.float64) @ chol.T).float()
 
-    out = expect_tuple(call(fit_gaussian, name, (x.clone(),), reference=_fit_gaussian), name, ["mean", "cov"])
-    # independent computation: torch's own statistics
+    # the expected values come first, from torch's own statistics (an independent computation)
     mean = x.double().mean(dim=0)
     cov = torch.cov(x.double().T, correction=0).reshape(dim, dim)
-    mean_hint = {(n,): "you averaged over the features; average over the samples (dim=0).",
-                 (): "you averaged over everything; average over the samples only (dim=0)."}
-    m = expect_tensor(out[0], name, "mean", (dim,), mean_hint)
-    compare(m, mean, name, "mean", rtol=1e-4, atol=1e-4)
-    cov_hint = {(n, n): "you computed x x^T (N x N); the covariance is (x - mu)^T (x - mu) / N, a D x D matrix.",
-                (dim,): "you returned only the variances (the diagonal); return the full covariance matrix."}
-    c = expect_tensor(out[1], name, "cov", (dim, dim), cov_hint)
     centred = x.double() - mean
+    unbiased_std = x.double().std(dim=0) if n > 1 else torch.zeros(dim, dtype=torch.float64)
     mistakes = [
         (cov * n / (n - 1), "you divided by N - 1 (the unbiased estimator); the maximum-likelihood estimate divides by N."),
         (x.double().T @ x.double() / n, "you forgot to subtract the mean before taking the outer products."),
         (x.double().T @ x.double() / (n - 1), "you forgot to subtract the mean, and divided by N - 1 instead of N."),
         (centred.T @ centred, "you summed the outer products; divide by N to average them."),
         (torch.diag(cov.diagonal().sqrt()), "you returned standard deviations; the covariance holds variances and covariances."),
+        (torch.diag(unbiased_std), "you returned standard deviations; the covariance holds variances and covariances."),
         (torch.diag(cov.diagonal()), "you kept only the variances; the off-diagonal covariances are missing."),
     ]
+    out = expect_tuple(call(fit_gaussian, name, (x.clone(),), reference=_fit_gaussian), name, ["mean", "cov"])
+    mean_hint = {(n,): "you averaged over the features; average over the samples (dim=0).",
+                 (): "you averaged over everything; average over the samples only (dim=0)."}
+    m = expect_tensor(out[0], name, "mean", (dim,), mean_hint)
+    compare(m, mean, name, "mean", rtol=1e-4, atol=1e-4)
+    cov_hint = {(n, n): "you computed x x^T (N x N); the covariance is (x - mu)^T (x - mu) / N, a D x D matrix.",
+                (dim,): "you returned a vector (variances or standard deviations?); return the full D x D "
+                        "covariance matrix."}
+    c = expect_tensor(out[1], name, "cov", (dim, dim), cov_hint)
     compare(c, cov, name, "cov", mistakes, rtol=1e-3, atol=1e-4)
     passed(name, f"mean and covariance match on {n} points in {dim}D.")
 
@@ -69,11 +83,6 @@ def check_gaussian_log_density(gaussian_log_density, seed: int = 0, n: int = 50,
     x = mean + 1.5 * torch.randn(n, dim, generator=g, dtype=torch.float64)
     x32, mean32, cov32 = x.float(), mean.float(), cov.float()
 
-    out = call(gaussian_log_density, name, (x32.clone(), mean32.clone(), cov32.clone()), reference=_gaussian_log_density)
-    hints = {(): "you reduced over the points; return one log-density per row of x.",
-             (n, 1): "return a 1D tensor of shape (N,), e.g. with .squeeze(-1).",
-             (n, n): "the quadratic form should be computed per point, (x_n - mu)^T Sigma^-1 (x_n - mu), not for every pair."}
-    logp = expect_tensor(out, name, "the result", (n,), hints)
     expected = MultivariateNormal(mean, covariance_matrix=cov).log_prob(x)  # independent computation
 
     diff = x - mean
@@ -93,6 +102,11 @@ def check_gaussian_log_density(gaussian_log_density, seed: int = 0, n: int = 50,
         (expected.exp(), "this is the density itself; return its logarithm."),
         (-0.5 * (quad + logdet - norm), "the sign of the D/2 log(2 pi) term is wrong: it is subtracted."),
     ]
+    out = call(gaussian_log_density, name, (x32.clone(), mean32.clone(), cov32.clone()), reference=_gaussian_log_density)
+    hints = {(n, n): "the quadratic form should be computed per point, (x_n - mu)^T Sigma^-1 (x_n - mu), not for every pair.",
+             (n, 1): "return a 1D tensor of shape (N,), e.g. with .squeeze(-1).",  # wins over (n, n) when n = 1
+             (): "you reduced over the points; return one log-density per row of x."}
+    logp = expect_tensor(out, name, "the result", (n,), hints)
     compare(logp, expected, name, "the log-density", mistakes, rtol=1e-4, atol=1e-3)
     passed(name, f"matches torch.distributions.MultivariateNormal on {n} points in {dim}D.")
 
@@ -105,10 +119,6 @@ def check_class_posterior(class_posterior, seed: int = 0, n: int = 20, k: int = 
     priors = torch.rand(k, generator=g, dtype=torch.float64) + 0.2
     priors = (priors / priors.sum()).float()
 
-    hints = {(k, n): "your result is transposed: one row per point, one column per class.",
-             (n,): "return the whole posterior, one probability per class, not only the most likely class."}
-    out = call(class_posterior, name, (log_lik.clone(), priors.clone()), reference=_class_posterior)
-    post = expect_tensor(out, name, "the posterior", (n, k), hints)
     joint = log_lik.double() + priors.double().log()
     expected = torch.softmax(joint, dim=1)  # independent: softmax of the log joint
     mistakes = [
@@ -119,19 +129,24 @@ def check_class_posterior(class_posterior, seed: int = 0, n: int = 20, k: int = 
         (joint.exp(), "you did not normalise: divide by the sum over classes, p(x) = sum_k p(x|k) p(k)."),
         (log_lik.double().exp() * priors.double(), "you did not normalise: divide by the sum over classes, p(x) = sum_k p(x|k) p(k)."),
     ]
+    far_cases = [(log_lik + shift, torch.softmax(joint + shift, dim=1), what) for shift, what in (
+        (-1000.0, "about -1000 (exp underflows to 0, and 0/0 = nan)"),
+        (800.0, "about +800 (exp overflows to inf, and inf/inf = nan)"))]
+    hints = {(k, n): "your result is transposed: one row per point, one column per class.",
+             (n,): "return the whole posterior, one probability per class, not only the most likely class."}
+    out = call(class_posterior, name, (log_lik.clone(), priors.clone()), reference=_class_posterior)
+    post = expect_tensor(out, name, "the posterior", (n, k), hints)
     compare(post, expected, name, "the posterior", mistakes, rtol=1e-4, atol=1e-6)
 
     # numerical stability: points far from every class have log-likelihoods near -1000
-    for shift, what in ((-1000.0, "about -1000 (exp underflows to 0, and 0/0 = nan)"),
-                        (800.0, "about +800 (exp overflows to inf, and inf/inf = nan)")):
-        far = log_lik + shift
+    for far, expected_far, what in far_cases:
         out = call(class_posterior, name, (far.clone(), priors.clone()), reference=_class_posterior)
         if isinstance(out, torch.Tensor) and out.shape == (n, k) and not bool(torch.isfinite(out).all()):
             fail(name, f"the posterior has nan or inf when the log-likelihoods are {what}. "
                        "Work in log space: subtract the row maximum, or use torch.logsumexp.")
         post_far = expect_tensor(out, name, "the posterior for distant points", (n, k))
-        compare(post_far, torch.softmax(far.double() + priors.double().log(), dim=1), name,
-                f"the posterior for log-likelihoods {what.split(' (')[0]}", rtol=1e-4, atol=1e-6)
+        compare(post_far, expected_far, name, f"the posterior for log-likelihoods {what.split(' (')[0]}",
+                rtol=1e-4, atol=1e-4)
     passed(name, f"matches Bayes' rule on {n} points and {k} classes, and stays finite for distant points.")
 
 
@@ -145,8 +160,8 @@ def check_sample_class_conditional(sample_class_conditional, seed: int = 0, n: i
     g = torch.Generator().manual_seed(seed)
     k, d = 3, 2
     priors = torch.tensor([0.2, 0.5, 0.3])[torch.randperm(k, generator=g)]
-    means = torch.tensor([[-4.0, 0.0], [4.0, 1.0], [0.0, 5.0]]) + 0.5 * torch.randn(k, d, generator=g)
-    covs = torch.stack([_random_spd(d, g).float() for _ in range(k)])
+    means = torch.tensor([[-4.0, 1.0], [4.0, 2.0], [0.0, 6.0]]) + 0.5 * torch.randn(k, d, generator=g)
+    covs = torch.stack([_random_tilted_cov(g) for _ in range(k)]).float()
 
     def draw(s):
         gen = torch.Generator().manual_seed(s)
@@ -174,16 +189,20 @@ def check_sample_class_conditional(sample_class_conditional, seed: int = 0, n: i
     for c in range(k):
         xc = x[y == c].double()
         nc = len(xc)
-        mean_c, cov_c = xc.mean(dim=0), torch.cov(xc.T, correction=0)
+        mean_c, cov_c = xc.mean(dim=0), _cov(xc.T, correction=0)
         se_mean = (covs[c].diagonal().double() / nc).sqrt()
         if ((mean_c - means[c].double()).abs() > 6 * se_mean).any():
-            nearest = int(torch.cdist(mean_c[None], means.double()).argmin())
-            hint = (f" they are centred at means[{nearest}]: x must come from the class in y."
-                    if nearest != c else " add means[y] to each sample.")
+            nearest = int(_cdist(mean_c[None], means.double()).argmin())
+            if (mean_c.abs() < 6 * se_mean).all():
+                hint = " they are centred at 0: add the class mean, x = means[y] + L_y z."
+            elif nearest != c:
+                hint = f" they are centred at means[{nearest}]: x must come from the class in y."
+            else:
+                hint = ""
             fail(name, f"samples labelled {c} have mean {[round(m, 2) for m in mean_c.tolist()]}, "
                        f"expected about {[round(m, 2) for m in means[c].tolist()]};" + hint)
         target = covs[c].double()
-        rel = lambda a: float(torch.linalg.norm(cov_c - a) / torch.linalg.norm(a))  # noqa: E731
+        rel = lambda a: float(_norm(cov_c - a) / _norm(a))  # noqa: E731
         if rel(target) > 0.1:
             chol = torch.linalg.cholesky(target)
             mistakes = [
@@ -219,12 +238,12 @@ def check_logistic_regression_gradient(logistic_regression_gradient, seed: int =
     b = torch.randn((), generator=g)
     y = (torch.rand(n, generator=g) < torch.sigmoid(x @ w + 0.5)).float()
 
-    out = expect_tuple(call(logistic_regression_gradient, name, (w.clone(), b.clone(), x.clone(), y.clone()),
-                            reference=_logistic_regression_gradient), name, ["grad_w", "grad_b"])
-    # independent computation: autograd through torch's binary cross-entropy
+    # independent computation, before the answer runs: autograd through torch's binary cross-entropy
     wr, br = w.double().requires_grad_(), b.double().requires_grad_()
     loss = F.binary_cross_entropy_with_logits(x.double() @ wr + br, y.double())
     gw, gb = torch.autograd.grad(loss, (wr, br))
+    out = expect_tuple(call(logistic_regression_gradient, name, (w.clone(), b.clone(), x.clone(), y.clone()),
+                            reference=_logistic_regression_gradient), name, ["grad_w", "grad_b"])
 
     gw_out = expect_tensor(out[0], name, "grad_w", (dim,),
                            {(n,): "grad_w has one entry per point; sum (average) over the points: X^T (sigma - y) / N.",
