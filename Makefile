@@ -20,6 +20,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 book: env
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python scripts/check_site.py _build/html
 
 test: env
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

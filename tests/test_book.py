@@ -30,3 +30,15 @@ def test_page_executes(page):
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+
+
+def test_site_check_finds_a_leaked_solution(tmp_path):
+    """scripts/check_site.py (run by `make book`) flags a page that shows solution code."""
+    from check_site import leaks, solution_lines
+
+    lines = sorted(solution_lines())
+    assert lines, "no solution lines found in solutions/"
+    (tmp_path / "clean.html").write_text("<p>a page with no answers</p>")
+    assert leaks(tmp_path) == []
+    (tmp_path / "leaky.html").write_text(f"<pre><span>{lines[0]}</span></pre>")
+    assert leaks(tmp_path) == [f"leaky.html: {lines[0]}"]
