@@ -5,7 +5,12 @@ One module per concept; later chapters build on earlier ones:
 - ``genedu.data``     toy 2D distributions and digit datasets
 - ``genedu.density``  explicit densities: Gaussians, class-conditional models,
                       Gaussian mixtures, logistic regression (chapter 1)
-- ``genedu.plot``     scatter/density plots and image grids
+- ``genedu.pca``      principal component analysis by the SVD (chapter 2)
+- ``genedu.models``   autoencoders and VAEs (chapters 2-3)
+- ``genedu.losses``   reconstruction losses, Gaussian KL, ELBO, IWAE (chapters 2-3)
+- ``genedu.train``    the training loop every chapter reuses
+- ``genedu.plot``     scatter/density plots, image grids, latent-space views
+- ``genedu.widgets``  ipywidgets explorers (not imported here)
 - ``genedu.checks``   the exercise checks used by the notebooks (not imported here)
 
 Nothing in the library imports ``genedu.checks``.
@@ -58,6 +63,6 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-from genedu import data, density, losses, models, plot, train  # noqa: E402  (after the helpers they use)
+from genedu import data, density, losses, models, pca, plot, train  # noqa: E402  (after the helpers they use)
 
-__all__ += ["data", "density", "losses", "models", "plot", "train"]
+__all__ += ["data", "density", "losses", "models", "pca", "plot", "train"]

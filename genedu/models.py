@@ -6,6 +6,7 @@ Autoencoders and VAEs (chapters 2-3):
 - :class:`Autoencoder`              ``encode(x) -> z``, ``decode(z) -> logits``
 - :class:`VAE`                      ``encode(x) -> (mu, logvar)``, ``decode(z) -> logits``, ``sample(n)``
 - :func:`reparameterize`            z = mu + sigma * eps, differentiable in mu and logvar
+- :func:`interpolate`               points on the straight line between two codes
 - :func:`mlp_autoencoder`, :func:`mlp_vae`, :func:`conv_vae`  the builders the chapters use
 
 Conventions: images are (B, 1, 28, 28) tensors in [0, 1]; decoders return **logits**, one per
@@ -21,7 +22,7 @@ from torch import nn
 
 from genedu import _validate as v
 
-__all__ = ["mlp", "Autoencoder", "VAE", "reparameterize", "mlp_autoencoder", "mlp_vae", "conv_vae"]
+__all__ = ["mlp", "Autoencoder", "VAE", "reparameterize", "interpolate", "mlp_autoencoder", "mlp_vae", "conv_vae"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -88,6 +89,23 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device) if generator is not None \
         else torch.randn_like(mu)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+def interpolate(z_start: torch.Tensor, z_end: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` evenly spaced points on the line from ``z_start`` to ``z_end``, both included:
+    z_i = (1 - t_i) z_start + t_i z_end with t_i = i / (steps - 1).
+
+    Args:
+        z_start, z_end: (D,) codes; steps: number of points, at least 2.
+
+    Returns:
+        (steps, D).
+    """
+    v.float_tensor(z_start, "z_start", ndim=1)
+    v.float_tensor(z_end, "z_end", shape=tuple(z_start.shape))
+    steps = v.positive_int(steps, "steps", minimum=2)
+    t = torch.linspace(0, 1, steps, dtype=z_start.dtype, device=z_start.device)[:, None]
+    return (1 - t) * z_start + t * z_end
 
 
 class VAE(nn.Module):

@@ -224,12 +224,10 @@ def latent_traversal(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
 def interpolation(decode: Callable[[torch.Tensor], torch.Tensor], z_start: torch.Tensor, z_end: torch.Tensor,
                   steps: int = 10, ax=None, title: str | None = None):
     """Decode the straight line from ``z_start`` to ``z_end`` (both (D,)) in ``steps`` points."""
-    v.float_tensor(z_start, "z_start", ndim=1)
-    v.float_tensor(z_end, "z_end", shape=tuple(z_start.shape))
-    steps = v.positive_int(steps, "steps", minimum=2)
-    t = torch.linspace(0, 1, steps)[:, None]
+    from genedu.models import interpolate
+
     with torch.no_grad():
-        images = decode((1 - t) * z_start + t * z_end)
+        images = decode(interpolate(z_start, z_end, steps))
     return image_grid(images, nrow=steps, ax=ax, title=title)
 
 

@@ -170,3 +170,39 @@ def test_mnist_is_the_bundled_digits():
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=rf"\b{name}\b"):
         call()
+
+
+def test_pca_matches_numpy_eigendecomposition_and_reconstructs():
+    import numpy as np
+    from genedu import pca
+
+    x, _ = data.mnist("test", flatten=True)
+    mean, components, variances = pca.pca(x.double(), k=10)
+    centred = (x.double() - x.double().mean(0)).numpy()
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred / len(x))
+    top = eigenvectors[:, ::-1][:, :10]
+    np.testing.assert_allclose(variances.numpy(), eigenvalues[::-1][:10], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(np.sum(top * components.numpy().T, axis=0)), 1, atol=1e-6)  # same axes up to sign
+    recon = pca.pca_reconstruct(x.double(), mean, components)
+    # the mean squared reconstruction error is the variance left in the discarded directions
+    err = ((recon - x.double()) ** 2).sum(1).mean()
+    torch.testing.assert_close(err.item(), float(eigenvalues[::-1][10:].sum()), rtol=1e-6, atol=0)
+
+
+def test_principal_angles():
+    from genedu import pca
+
+    a = torch.randn(20, 3, generator=torch.Generator().manual_seed(0))
+    mix = torch.randn(3, 3, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(pca.principal_angles(a, a @ mix), torch.ones(3))  # same span, other basis
+    e = torch.eye(4)
+    torch.testing.assert_close(pca.principal_angles(e[:, :2], e[:, 2:]), torch.zeros(2))  # orthogonal spans
+
+
+def test_interpolate_endpoints_and_spacing():
+    z0, z1 = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    path = models.interpolate(z0, z1, 5)
+    assert path.shape == (5, 2)
+    torch.testing.assert_close(path[0], z0)
+    torch.testing.assert_close(path[-1], z1)
+    torch.testing.assert_close(path[1:] - path[:-1], ((z1 - z0) / 4).expand(4, 2))
