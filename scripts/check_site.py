@@ -5,8 +5,9 @@ offers for download, contains a line of solution code or of a hidden test.
 
 Solution-only lines are the lines between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` and
 ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` in solutions/*/*.ipynb (the markers alone
-are not evidence: the instructor guide names them). Lines shorter than 16 characters
-(``return x``) are too common to be evidence.
+are not evidence: the instructor guide names them). A line is not evidence when it is short
+(under 16 characters, ``return x``) or when it also stands somewhere students and readers see
+anyway: a released notebook or a book page's source (``with torch.no_grad():``).
 """
 from __future__ import annotations
 
@@ -23,14 +24,25 @@ from course import ROOT, assignments  # noqa: E402
 BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
+def visible_lines() -> set[str]:
+    """Every line of the released notebooks and of the book's page sources."""
+    lines = set()
+    for path in [*(ROOT / "notebooks").glob("*/*.ipynb"), *(ROOT / "book").glob("*.md")]:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells) if path.suffix == ".ipynb" \
+            else path.read_text()
+        lines.update(line.strip() for line in text.splitlines())
+    return lines
+
+
 def solution_lines() -> set[str]:
+    """The lines only the solutions hold (see the module docstring)."""
     lines = set()
     for name in assignments():
         nb = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             for _, block in BLOCK.findall(cell.source):
                 lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 16)
-    return lines
+    return lines - visible_lines()
 
 
 def leaks(site: Path) -> list[str]:

@@ -50,22 +50,31 @@ def passed(name: str, detail: str = "") -> None:
 
 # --- calling the student's function ----------------------------------------------------------
 
-@contextlib.contextmanager
-def _forbid_calls(reference: Callable | None, name: str):
-    """Fail if the reference implementation's code runs inside the block.
+def _references(reference: Callable | tuple | None) -> tuple:
+    """The reference functions, unwrapped: a decorator such as ``@torch.no_grad()`` gives every
+    function it wraps the same wrapper code, which must not stand for any one of them."""
+    if reference is None:
+        return ()
+    refs = tuple(reference) if isinstance(reference, (tuple, list)) else (reference,)
+    return tuple(inspect.unwrap(ref) for ref in refs)
 
-    A profile hook watches every Python call; it catches the reference called directly,
+
+@contextlib.contextmanager
+def _forbid_calls(reference: Callable | tuple | None, name: str):
+    """Fail if a reference implementation's code runs inside the block.
+
+    A profile hook watches every Python call; it catches a reference called directly,
     through an alias, a lambda, ``functools.partial`` or another genedu function.
     """
-    if reference is None:
+    codes = {ref.__code__: ref for ref in _references(reference)}
+    if not codes:
         yield
         return
-    code = reference.__code__
-    hits: list[bool] = []
+    hits: list[Callable] = []
 
     def hook(frame, event, arg):
-        if event == "call" and frame.f_code is code:
-            hits.append(True)
+        if event == "call" and frame.f_code in codes:
+            hits.append(codes[frame.f_code])
 
     previous = sys.getprofile()
     sys.setprofile(hook)
@@ -74,28 +83,33 @@ def _forbid_calls(reference: Callable | None, name: str):
     finally:
         sys.setprofile(previous)
         if hits:
+            ref = hits[0]
             fail(name, f"your answer calls genedu's reference implementation "
-                       f"({reference.__module__}.{reference.__name__}); write it yourself with torch operations.")
+                       f"({ref.__module__}.{ref.__qualname__}); write it yourself with torch operations.")
 
 
-def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None, reference: Callable | None = None):
+def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
+         reference: Callable | tuple | None = None):
     """Call the student's ``fn(*args, **kwargs)`` and return what it returns.
 
     Fails with a readable message when ``fn`` is not a function, has the wrong parameters,
-    is not implemented yet, raises, or calls ``reference`` (the library's own answer).
+    is not implemented yet, raises, or calls ``reference`` (the library's own answer; a tuple
+    forbids several).
     """
     kwargs = kwargs or {}
+    references = _references(reference)
     if not callable(fn):
         fail(name, f"expected a function, got {type(fn).__name__}.")
-    if reference is not None and getattr(fn, "__code__", None) is reference.__code__:
-        fail(name, f"this is genedu's reference implementation ({reference.__module__}.{reference.__name__}); "
-                   "write the function yourself.")
+    for ref in references:
+        if getattr(fn, "__code__", None) is ref.__code__:
+            fail(name, f"this is genedu's reference implementation ({ref.__module__}.{ref.__qualname__}); "
+                       "write the function yourself.")
     try:
         inspect.signature(fn).bind(*args, **kwargs)
     except TypeError as err:
         expected = "(" + ", ".join([f"<{i}>" for i in range(len(args))] + list(kwargs)) + ")"
-        if reference is not None:
-            expected = str(inspect.signature(reference)).split(" ->")[0]
+        if references and references[0].__name__ == name:
+            expected = str(inspect.signature(references[0])).split(" ->")[0]
         fail(name, f"the function cannot be called as {name}{expected}: {err}. Keep the signature given in the exercise.")
     except ValueError:
         pass  # builtins without a signature: just try the call
