@@ -1,0 +1,562 @@
+"""Checks for chapter 2: autoencoders.
+
+Each ``check_*`` takes the student's function plus a seed and sizes: the notebook's visible
+self-check calls it with the defaults, the hidden tests with other seeds and shapes.
+
+- :func:`check_pca`                 PCA by the SVD: mean, components (up to sign), variances
+- :func:`check_pca_reconstruct`     projection onto the principal subspace and back
+- :func:`check_bce_reconstruction`  the Bernoulli reconstruction loss from logits, stable
+- :func:`check_build_autoencoder`   an MLP autoencoder with the given sizes (structure, not weights)
+- :func:`check_train_autoencoder`   a training loop that reaches a held-out error on real digits
+- :func:`check_interpolate_latent`  decoding the straight line between two codes
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedu import data as _data
+from genedu import losses as _losses
+from genedu import models as _models
+from genedu import pca as _pca
+from genedu import train as _train_module
+from genedu.checks._core import (CheckFailed, _forbid_calls, _isclose, _isfinite, call, compare, expect_tensor,
+                                 expect_tuple, fail, passed)
+
+# References bound at import time: replacing genedu.* later does not change them.
+_pca_ref = _pca.pca
+_pca_reconstruct = _pca.pca_reconstruct
+_bce_reconstruction = _losses.bce_reconstruction
+_mlp_autoencoder = _models.mlp_autoencoder
+_mlp = _models.mlp
+_interpolate = _models.interpolate
+_train_loop = _train_module.train
+_Autoencoder = _models.Autoencoder
+_Digits = _data.Digits
+# torch functions applied to the answer's output or used for the expected values, bound before any answer runs
+_eigh, _svd, _qr, _svdvals = torch.linalg.eigh, torch.linalg.svd, torch.linalg.qr, torch.linalg.svdvals
+_bce_logits, _logsigmoid, _sigmoid = F.binary_cross_entropy_with_logits, F.logsigmoid, torch.sigmoid
+_Linear, _Module = nn.Linear, nn.Module
+
+
+# --- exercise 1 and 2: PCA --------------------------------------------------------------------
+
+def _low_rank_data(g: torch.Generator, n: int, dim: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, D) float32 data with a clear spectrum (the top k+1 variances well separated) and a mean far
+    from 0, so that forgetting to centre changes the answer; also returns the true mean."""
+    q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=torch.float64))
+    scales = 4.0 * 0.6 ** torch.arange(dim, dtype=torch.float64)            # std 4, 2.4, 1.44, ...
+    z = torch.randn(n, dim, generator=g, dtype=torch.float64) * scales
+    mean = 3.0 + 2.0 * torch.randn(dim, generator=g, dtype=torch.float64)
+    return (mean + z @ q.T).float(), mean
+
+
+def _expected_pca(x: torch.Tensor, k: int):
+    """Independent computation: the eigendecomposition of the maximum-likelihood covariance."""
+    xd = x.double()
+    mean = xd.mean(dim=0)
+    centred = xd - mean
+    cov = centred.T @ centred / len(xd)
+    evals, evecs = _eigh(cov)                                                  # ascending
+    order = evals.flip(0)
+    return mean, evecs.flip(1)[:, :k].T, order[:k].clamp(min=0), evals, evecs
+
+
+def _align_signs(rows: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Flip each row of ``rows`` so that it points the same way as the same row of ``reference``
+    (a principal direction is only defined up to its sign)."""
+    if rows.shape != reference.shape:
+        return rows.double()  # a mistake of another shape: compare() never matches it
+    dots = (rows.double() * reference.double()).sum(dim=1)
+    signs = torch.where(dots < 0, -1.0, 1.0).to(torch.float64)
+    return rows.double() * signs[:, None]
+
+
+def check_pca(pca, seed: int = 0, n: int = 300, dim: int = 10, k: int = 3) -> None:
+    """Check ``pca(x, k) -> (mean (D,), components (k, D), variances (k,))``, the top-k principal
+    components from the SVD of the centred data, largest variance first; components up to sign."""
+    name = "pca"
+    g = torch.Generator().manual_seed(seed)
+    x, _ = _low_rank_data(g, n, dim, k)
+
+    # expected values first, from the eigendecomposition of the covariance (independent of the SVD)
+    mean, comps, variances, evals, evecs = _expected_pca(x, k)
+    xd = x.double()
+    _, s_raw, vh_raw = _svd(xd, full_matrices=False)                             # SVD of the uncentred data
+    _, s, vh = _svd(xd - mean, full_matrices=False)
+    smallest = evecs[:, :k].T                                                    # eigh's first columns
+    var_mistakes = [
+        (s[:k], "these are the singular values S; the variance along component i is S_i^2 / N."),
+        (s[:k] ** 2, "divide the squared singular values by N: variance_i = S_i^2 / N."),
+        (s[:k] ** 2 / (n - 1), "you divided by N - 1; this course's PCA (maximum likelihood) divides by N."),
+        (s[:k] ** 2 / n ** 0.5, "divide the squared singular values by N: variance_i = S_i^2 / N."),
+        (variances.sqrt(), "these are standard deviations S_i / sqrt(N); the variance is S_i^2 / N."),
+        (s_raw[:k] ** 2 / n, "you did not subtract the mean before the SVD."),
+        (evals[:k], "these are the smallest variances: torch.linalg.eigh sorts eigenvalues in ascending order."),
+    ]
+
+    out = expect_tuple(call(pca, name, (x.clone(), k), reference=_pca_ref), name, ["mean", "components", "variances"])
+    m = expect_tensor(out[0], name, "mean", (dim,),
+                      {(n,): "you averaged each row; average over the samples (dim=0).",
+                       (): "you averaged over everything; average over the samples only (dim=0).",
+                       (1, dim): "return the mean with shape (D,), not (1, D)."})
+    compare(m, mean, name, "mean", rtol=1e-4, atol=1e-4)
+    hints = {(dim, k): "the components are columns; return them as rows, shape (k, D): the first k rows of V^T "
+                       "(Vh[:k] of torch.linalg.svd).",
+             (k, n): "these are left-singular vectors (U); the principal directions are the right-singular vectors, "
+                     "the rows of Vh.",
+             (n, k): "these are left-singular vectors (U) or the codes; the principal directions are the rows of Vh.",
+             (dim, dim): "return only the top k components, Vh[:k]."}
+    if k != dim:
+        hints[(min(n, dim), dim)] = "return only the top k components, Vh[:k]."
+    c = expect_tensor(out[1], name, "components", (k, dim), hints)
+    aligned = _align_signs(c, comps)
+    norms = c.detach().double().norm(dim=1, keepdim=True).clamp(min=1e-12)
+    along = (((xd - mean) @ (c.detach().double() / norms).T) ** 2).mean(dim=0)     # variance along each returned row
+    if bool((along < 0.5 * variances[-1]).all()) and not close_enough(aligned, comps, rtol=1e-3, atol=2e-3):
+        fail(name, "these are directions of small variance, not the top k: torch.linalg.eigh sorts eigenvalues in "
+                   "ascending order (take the last k columns, largest first); torch.linalg.svd sorts S in decreasing "
+                   "order (take the first k rows of Vh).")
+    if vh.shape[1] >= k and close_enough(c.abs(), vh[:, :k].T.abs(), rtol=1e-3, atol=2e-3) \
+            and not close_enough(aligned, comps, rtol=1e-3, atol=2e-3):
+        fail(name, "components are wrong: you took the first k columns of Vh; the right-singular vectors are its rows, "
+                   "Vh[:k] (torch.linalg.svd returns V transposed).")
+    comp_mistakes = [
+        (_align_signs(vh_raw[:k], comps), "the components differ: you did not subtract the mean before the SVD."),
+        (_align_signs(smallest, comps), "these are the directions of smallest variance: torch.linalg.eigh sorts "
+                                        "eigenvalues in ascending order, so take the last k, largest first."),
+        (_align_signs(smallest.flip(0), comps), "these are the directions of smallest variance: torch.linalg.eigh "
+                                                "sorts eigenvalues in ascending order."),
+        (_align_signs(comps.flip(0), comps), "the components are in the wrong order: largest variance first."),
+    ]
+    compare(aligned, comps, name, "components (compared up to the sign of each)", comp_mistakes, rtol=1e-3, atol=2e-3)
+    var = expect_tensor(out[2], name, "variances", (k,),
+                        {(dim,): "return the variances of the top k components only.",
+                         (min(n, dim),): "return the variances of the top k components only."})
+    compare(var, variances, name, "variances", var_mistakes, rtol=1e-3, atol=1e-4)
+    passed(name, f"mean, top k = {k} components (up to sign) and their variances match on {n} points in {dim}D.")
+
+
+def check_pca_reconstruct(pca_reconstruct, seed: int = 0, n: int = 50, dim: int = 8, k: int = 3) -> None:
+    """Check ``pca_reconstruct(x, mean, components) -> (N, D)``: mu + (x - mu) V^T V for orthonormal rows V."""
+    name = "pca_reconstruct"
+    g = torch.Generator().manual_seed(seed)
+    x, _ = _low_rank_data(g, n, dim, k)
+    mean, comps, _, _, _ = _expected_pca(x, k)
+    xd = x.double()
+    codes = (xd - mean) @ comps.T                                                 # (N, k)
+    expected = mean + codes @ comps                                               # independent: einsum-free algebra
+    mistakes = [
+        (codes @ comps, "the mean is missing: add it back after projecting, mu + (x - mu) V^T V."),
+        (xd @ comps.T @ comps, "you projected x itself; subtract the mean first and add it back: mu + (x - mu) V^T V."),
+        (mean + xd @ comps.T @ comps, "you projected x instead of x - mu: mu + (x - mu) V^T V."),
+        (xd - expected + mean, "this is the part of x - mu that PCA discards; the reconstruction is mu + (x - mu) V^T V."),
+        (xd - (expected - mean), "this is x minus the projection; the reconstruction is mu + (x - mu) V^T V."),
+    ]
+    args = (x.clone(), mean.float().clone(), comps.float().clone())
+    out = call(pca_reconstruct, name, args, reference=_pca_reconstruct)
+    hints = {(n, k): "these are the codes z = (x - mu) V^T; map them back to data space with the components: "
+                     "mu + z V.",
+             (dim, dim): "you returned the projection matrix V^T V; apply it to the centred data."}
+    rec = expect_tensor(out, name, "the reconstruction", (n, dim), hints)
+    compare(rec, expected, name, "the reconstruction", mistakes, rtol=1e-4, atol=2e-3)
+    passed(name, f"projects {n} points in {dim}D onto k = {k} components and back.")
+
+
+# --- exercise 3: the reconstruction loss -------------------------------------------------------
+
+def check_bce_reconstruction(bce_reconstruction, seed: int = 0, batch: int = 16, size: int = 8) -> None:
+    """Check ``bce_reconstruction(logits (B, 1, H, W), x (B, 1, H, W)) -> (B,)``: the Bernoulli negative
+    log-likelihood summed over pixels, computed stably from logits."""
+    name = "bce_reconstruction"
+    g = torch.Generator().manual_seed(seed)
+    shape = (batch, 1, size, size)
+    x = torch.rand(shape, generator=g, dtype=torch.float64)
+    x = torch.where(torch.rand(shape, generator=g, dtype=torch.float64) < 0.5, x.round(), x)  # 0/1 and grey levels
+    logits = 2.0 * torch.randn(shape, generator=g, dtype=torch.float64)
+    d = size * size
+
+    # expected values first: the closed form with log-sigmoid (independent of binary_cross_entropy_with_logits)
+    per_pixel = -(x * _logsigmoid(logits) + (1 - x) * _logsigmoid(-logits))
+    expected = per_pixel.flatten(1).sum(dim=1)
+    p = _sigmoid(logits)
+    mistakes = [
+        (per_pixel.flatten(1).mean(dim=1), "you averaged over the pixels; sum them: log p(x | z) of an image is the "
+                                           "sum of its pixels' log-likelihoods."),
+        (-expected, "the sign is flipped: the loss is the negative log-likelihood, -sum [x log p + (1 - x) log(1 - p)]."),
+        ((-(x * _logsigmoid(logits))).flatten(1).sum(dim=1), "the (1 - x) log(1 - p) term is missing."),
+        (((p - x) ** 2).flatten(1).sum(dim=1), "this is the squared error of sigmoid(logits); the Bernoulli loss is "
+                                               "-sum [x log p + (1 - x) log(1 - p)]."),
+        (((logits - x) ** 2).flatten(1).sum(dim=1), "this is the squared error of the logits; the Bernoulli loss is "
+                                                    "-sum [x log p + (1 - x) log(1 - p)] with p = sigmoid(logits)."),
+        ((-(x * _logsigmoid(_sigmoid(logits)) + (1 - x) * _logsigmoid(-_sigmoid(logits)))).flatten(1).sum(dim=1),
+         "you applied the sigmoid twice: binary_cross_entropy_with_logits applies it itself; pass the logits."),
+    ]
+    hints = {(): "you reduced over the batch too; return one loss per example, shape (B,) (sum over the pixels only).",
+             (1,): "you reduced over the batch too; return one loss per example, shape (B,).",
+             shape: "return one number per example: sum over every pixel (e.g. .flatten(1).sum(dim=1)).",
+             (batch, 1): "sum over the channel too: one number per example, shape (B,).",
+             (batch, 1, size): "sum over every pixel (all dimensions but the batch): .flatten(1).sum(dim=1).",
+             (batch, size, size): "sum over every pixel (all dimensions but the batch): .flatten(1).sum(dim=1)."}
+    try:
+        out = call(bce_reconstruction, name, (logits.float(), x.float()), reference=_bce_reconstruction)
+    except CheckFailed as err:
+        if "between 0 and 1" in str(err):
+            fail(name, "F.binary_cross_entropy expects probabilities, but the decoder gives logits (any real number): "
+                       "use F.binary_cross_entropy_with_logits(logits, x, reduction='none').")
+        raise
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch,) and out.is_floating_point() \
+            and not bool(_isfinite(out).all()):
+        fail(name, "the loss contains nan or inf for ordinary logits: the decoder outputs logits, not probabilities. "
+                   "Apply the sigmoid (or use F.binary_cross_entropy_with_logits) before taking logs.")
+    loss = expect_tensor(out, name, "the loss", (batch,), hints)
+    if close_enough(loss, (-(x * logits.clamp(1e-12).log() + (1 - x) * (1 - logits).clamp(1e-12).log())).flatten(1).sum(1)):
+        fail(name, "the loss is wrong: you treated the logits as probabilities; apply the sigmoid first "
+                   "(or use F.binary_cross_entropy_with_logits).")
+    compare(loss, expected, name, "the loss", mistakes, rtol=1e-4, atol=1e-3)
+
+    # numerical stability: a confident decoder has logits of +-100 or more
+    big = torch.where(x > 0.5, 1.0, -1.0).double() * (60 + 60 * torch.rand(shape, generator=g, dtype=torch.float64))
+    big_expected = (-(x * _logsigmoid(big) + (1 - x) * _logsigmoid(-big))).flatten(1).sum(dim=1)
+    out = call(bce_reconstruction, name, (big.float(), x.float()), reference=_bce_reconstruction)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch,) and out.is_floating_point() \
+            and not bool(_isfinite(out).all()):
+        fail(name, "the loss is inf or nan for large logits (|logit| ~ 100): sigmoid(100) rounds to exactly 1 and "
+                   "log(1 - 1) = -inf. Use F.binary_cross_entropy_with_logits, or F.logsigmoid(l) and "
+                   "F.logsigmoid(-l) for log p and log(1 - p).")
+    loss = expect_tensor(out, name, "the loss for large logits", (batch,))
+    clamped = [(-(xf * _sigmoid(bf).clamp(eps, 1 - eps).log() + (1 - xf) * (1 - _sigmoid(bf).clamp(eps, 1 - eps)).log()))
+               .flatten(1).sum(1) for xf, bf in ((x.float(), big.float()), (x, big)) for eps in (1e-7, 1e-6, 1e-8, 1e-12)]
+    if any(close_enough(loss, c, rtol=1e-3, atol=0.5) for c in clamped):
+        fail(name, "for large logits your loss is wrong: clamping the probabilities caps log p at log(1e-7). Compute it "
+                   "from the logits: F.binary_cross_entropy_with_logits, or F.logsigmoid.")
+    compare(loss, big_expected, name, "the loss for large logits (|logit| from 60 to 120)", rtol=1e-3, atol=0.5)
+    passed(name, f"matches the Bernoulli negative log-likelihood on {batch} image(s) of {d} pixels, "
+                 "and stays finite for large logits.")
+
+
+def close_enough(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-3) -> bool:
+    """Finite tensors of the same shape within tolerances (False otherwise)."""
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    a, b = a.detach().double(), b.detach().double()
+    if not (bool(_isfinite(a).all()) and bool(_isfinite(b).all())):
+        return False
+    return bool(_isclose(a, b, rtol=rtol, atol=atol).all())
+
+
+# --- exercise 4: building an autoencoder -------------------------------------------------------
+
+def _record_linears(model: nn.Module):
+    """Forward hooks that record every nn.Linear call in the order they run: ((in, out), output)."""
+    calls: list[tuple[tuple[int, int], torch.Tensor]] = []
+    handles = [mod.register_forward_hook(lambda m, i, o: calls.append(((m.in_features, m.out_features), o.detach())))
+               for mod in model.modules() if isinstance(mod, _Linear)]
+    return calls, handles
+
+
+def _fmt(layers) -> str:
+    return " -> ".join([str(layers[0][0])] + [str(b) for _, b in layers]) if layers else "(no nn.Linear layer)"
+
+
+def _affine(fn, a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when fn is affine on these inputs: fn((a + b) / 2) == (fn(a) + fn(b)) / 2."""
+    with torch.no_grad():
+        mid, fa, fb = fn((a + b) / 2), fn(a), fn(b)
+    return close_enough(mid, (fa + fb) / 2, rtol=1e-4, atol=1e-5)
+
+
+def _after_last_linear(out: torch.Tensor, last: torch.Tensor, where: str, what: str) -> str | None:
+    """Explain what was applied after the last linear layer, or None when ``out`` is its output."""
+    if last.numel() != out.numel():
+        return None  # the sizes check reports this
+    last = last.reshape(out.shape)
+    if close_enough(out, last, rtol=1e-5, atol=1e-6):
+        return None
+    for fn, act in ((torch.relu, "a ReLU"), (torch.sigmoid, "a sigmoid"), (torch.tanh, "a tanh"),
+                    (F.leaky_relu, "a leaky ReLU")):
+        if close_enough(out, fn(last), rtol=1e-5, atol=1e-6):
+            return f"{where} passes through {act} after its last nn.Linear. {what}"
+    return f"{where} is not the output of its last nn.Linear: something is applied after it. {what}"
+
+
+def check_build_autoencoder(build_autoencoder, seed: int = 0, latent_dim: int = 2, hidden: tuple = (256, 64),
+                            image_shape: tuple = (1, 28, 28)) -> None:
+    """Check ``build_autoencoder(latent_dim, hidden, image_shape) -> Autoencoder``: its layer sizes, activations,
+    output shapes and that every parameter trains. The random weights are not compared."""
+    name = "build_autoencoder"
+    hidden, image_shape = tuple(hidden), tuple(image_shape)
+    d = math.prod(image_shape)
+    enc_sizes = [d, *hidden, latent_dim]
+    want_enc = list(zip(enc_sizes[:-1], enc_sizes[1:]))
+    want_dec = [(b, a) for a, b in reversed(want_enc)]
+    g = torch.Generator().manual_seed(seed)
+    batch = 64
+    x = torch.rand((batch, *image_shape), generator=g)
+    x2 = torch.rand((batch, *image_shape), generator=g)
+    z1, z2 = 2 * torch.randn(batch, latent_dim, generator=g), 2 * torch.randn(batch, latent_dim, generator=g)
+
+    args = (latent_dim, hidden, image_shape)
+    call(build_autoencoder, name, args, reference=_mlp_autoencoder)
+    torch.manual_seed(seed)
+    with _forbid_calls(_mlp, name):  # genedu.models.mlp builds the layer stack: the heart of the exercise
+        model = call(build_autoencoder, name, args)
+    if not isinstance(model, _Module):
+        fail(name, f"should return an nn.Module (e.g. genedu.models.Autoencoder(encoder, decoder)), "
+                   f"got {type(model).__name__}.")
+    for method in ("encode", "decode"):
+        if not callable(getattr(model, method, None)):
+            fail(name, f"the model has no {method}() method: wrap your two networks as "
+                       "genedu.models.Autoencoder(encoder, decoder).")
+
+    calls, handles = _record_linears(model)
+    try:
+        try:
+            with torch.no_grad():
+                z = model.encode(x)
+        except Exception as err:  # noqa: BLE001
+            hint = (" Flatten the images first (nn.Flatten()): the first layer takes vectors of "
+                    f"{d} pixels.") if "mat1 and mat2" in str(err) or "shape" in str(err) else ""
+            fail(name, f"model.encode(x) raised {type(err).__name__} for x of shape {tuple(x.shape)}: {err}.{hint}")
+        enc_calls = list(calls)
+        enc_sizes_seen = [c for c, _ in enc_calls]
+        z = expect_tensor(z, name, "the code model.encode(x)", (batch, latent_dim),
+                          {(batch, *hidden[-1:]): "the encoder stops before the bottleneck: end it with "
+                                                  f"nn.Linear({(hidden or (d,))[-1]}, latent_dim).",
+                           (batch, d): "the encoder returns vectors of the image size; it should map to the "
+                                       "latent_dim code."})
+        if enc_sizes_seen != want_enc:
+            fail(name, f"the encoder's linear layers are {_fmt(enc_sizes_seen)}, expected {_fmt(want_enc)} "
+                       "(input pixels, the hidden widths in order, the latent size).")
+        problem = _after_last_linear(z, enc_calls[-1][1], "the code",
+                                     "The code is the output of the bottleneck nn.Linear, with no activation after "
+                                     "it: a ReLU there throws away half of the latent space and can switch codes "
+                                     "off for good.")
+        if problem:
+            fail(name, problem)
+        calls.clear()
+        try:
+            with torch.no_grad():
+                out = model.decode(z1)
+        except Exception as err:  # noqa: BLE001
+            fail(name, f"model.decode(z) raised {type(err).__name__} for z of shape {tuple(z1.shape)}: {err}.")
+        dec_calls = list(calls)
+        dec_sizes_seen = [c for c, _ in dec_calls]
+        out = expect_tensor(out, name, "the decoding model.decode(z)", (batch, *image_shape),
+                            {(batch, d): "the decoder returns flat vectors; reshape them to images, e.g. with "
+                                         f"nn.Unflatten(1, {image_shape}) at the end of the decoder."})
+        if dec_sizes_seen != want_dec:
+            fail(name, f"the decoder's linear layers are {_fmt(dec_sizes_seen)}, expected {_fmt(want_dec)} "
+                       "(the encoder's sizes in reverse).")
+        problem = _after_last_linear(out, dec_calls[-1][1], "the decoder's output",
+                                     "Return logits (no activation after the last nn.Linear): the loss applies the "
+                                     "sigmoid itself, and images are torch.sigmoid(model.decode(z)).")
+        if problem:
+            fail(name, problem)
+    finally:
+        for h in handles:
+            h.remove()
+
+    # activations between the hidden layers, tested on the functions themselves (however they are written)
+    if hidden:
+        if _affine(model.encode, x, x2):
+            fail(name, "the encoder is a linear (affine) function: put an activation (nn.ReLU()) after every hidden "
+                       "layer. Without one, the stacked linear layers collapse into a single linear map.")
+        if _affine(model.decode, z1, z2):
+            fail(name, "the decoder is a linear (affine) function: put an activation (nn.ReLU()) after every "
+                       "hidden layer.")
+    elif not _affine(model.encode, x, x2) or not _affine(model.decode, z1, z2):
+        fail(name, "with hidden=() the autoencoder must be linear: one nn.Linear each way, no activation.")
+
+    # every parameter is used and receives a gradient
+    model.zero_grad(set_to_none=True)
+    logits = model(x)
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != tuple(x.shape):
+        fail(name, f"model(x) should return logits shaped like x {tuple(x.shape)}: forward = decode(encode(x)).")
+    _bce_logits(logits, x).backward()
+    params = list(model.named_parameters())
+    unused = [n for n, p in params if p.grad is None]
+    if unused:
+        fail(name, f"these parameters get no gradient (model(x) does not use them): {', '.join(unused[:4])}.")
+    n_params = sum(p.numel() for _, p in params)
+    want_params = sum((a + 1) * b for a, b in want_enc + want_dec)
+    if n_params != want_params:
+        fail(name, f"the model has {n_params:,} parameters, expected {want_params:,} (the weights and biases of "
+                   f"{_fmt(want_enc)} and back). Do not add other layers.")
+    passed(name, f"{_fmt(want_enc + want_dec)}, {n_params:,} parameters, activations in place, logits out.")
+
+
+# --- exercise 5: the training loop -------------------------------------------------------------
+
+_DIGITS_CACHE: dict[str, torch.Tensor] = {}
+
+
+def _digits(split: str) -> torch.Tensor:
+    """scikit-learn's 8x8 digits in [0, 1], (N, 1, 8, 8): 1,497 training and 300 held-out images."""
+    if split not in _DIGITS_CACHE:
+        _DIGITS_CACHE[split] = _Digits(split).images.clone()
+    return _DIGITS_CACHE[split].clone()
+
+
+def _small_autoencoder(seed: int, latent_dim: int, hidden: int) -> nn.Module:
+    torch.manual_seed(seed)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, latent_dim))
+    decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 64), nn.Unflatten(1, (1, 8, 8)))
+    return _Autoencoder(encoder, decoder)
+
+
+# held-out BCE (nats per 8x8 image) that the check requires after training; the reference loop
+# reaches 19.7-20.9 with these settings (4 seeds), an untrained model 44, a loop without
+# zero_grad 28-40, one batch per epoch 35.
+TRAIN_THRESHOLD = 22.5
+
+
+def check_train_autoencoder(train_autoencoder, seed: int = 0, epochs: int = 15, batch_size: int = 64,
+                            lr: float = 3e-3, latent_dim: int = 6, hidden: int = 32,
+                            threshold: float = TRAIN_THRESHOLD) -> None:
+    """Check ``train_autoencoder(model, x, epochs, batch_size, lr) -> per-epoch mean losses``: trains a fixed small
+    autoencoder (64-hidden-latent_dim and back) on 1,497 of scikit-learn's 8x8 digits and requires a held-out
+    Bernoulli reconstruction error below ``threshold`` nats per image on the 300 others."""
+    name = "train_autoencoder"
+    x_train, x_test = _digits("train"), _digits("test")
+    model = _small_autoencoder(seed, latent_dim, hidden)
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.no_grad():
+        untrained = float(_bce_logits(model(x_test), x_test, reduction="sum")) / len(x_test)
+    n_batches = -(-len(x_train) // batch_size)
+
+    # watch the loop: forward passes (batch contents), and whether gradients pile up between backward passes
+    seen: list[torch.Tensor] = []
+    stale = []
+    handle = model.encoder.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].detach().reshape(len(args[0]), -1).sum(dim=1) if torch.is_grad_enabled()
+                                    else None))
+    watched = model.encoder[1].weight
+    grad_hook = watched.register_hook(lambda grad: stale.append(watched.grad is not None and bool(watched.grad.abs().sum() > 0)))
+    torch.manual_seed(seed + 1)
+    try:
+        with _forbid_calls(_train_loop, name):
+            out = call(train_autoencoder, name, (model, x_train.clone(), epochs, batch_size, lr))
+    finally:
+        handle.remove()
+        grad_hook.remove()
+    seen = [s for s in seen if s is not None]
+
+    if out is None:
+        fail(name, "returned None: return the list of per-epoch mean training losses.")
+    if isinstance(out, torch.Tensor):
+        out = out.detach().reshape(-1).tolist()
+    if not isinstance(out, (list, tuple)):
+        fail(name, f"should return a list of per-epoch mean losses, got {type(out).__name__}.")
+    try:
+        history = [float(v) for v in out]
+    except (TypeError, ValueError):
+        fail(name, "should return a list of numbers (use loss.item() to record a loss).")
+    if len(history) == epochs * n_batches:
+        fail(name, f"returned {len(history)} values, one per step; return one per epoch ({epochs}), the mean of that "
+                   "epoch's batch losses.")
+    if len(history) != epochs:
+        fail(name, f"returned {len(history)} values; expected one mean loss per epoch ({epochs}).")
+
+    if all(torch.equal(a, p.detach()) for a, p in zip(before, model.parameters())):
+        fail(name, "the model's parameters did not change: create the optimizer on model.parameters() and call "
+                   "optimizer.step() after loss.backward().")
+    images_seen = sum(len(s) for s in seen)
+    if len(seen) < epochs * n_batches or images_seen < epochs * len(x_train):
+        fail(name, f"the model saw {images_seen} images in {len(seen)} batches; {epochs} epochs of "
+                   f"{len(x_train)} images in batches of {batch_size} are {epochs * n_batches} batches. "
+                   "Loop over every batch of every epoch.")
+    sizes = {len(s) for s in seen[:n_batches]}
+    if max(sizes) > batch_size:
+        fail(name, f"a batch had {max(sizes)} images; use batches of batch_size = {batch_size}.")
+    if sum(stale) > len(stale) // 4:
+        fail(name, "the gradients accumulate from one step to the next: call optimizer.zero_grad() before each "
+                   "loss.backward() (PyTorch adds new gradients to the old ones).")
+    if len(seen) >= 2 * n_batches and torch.equal(seen[0], seen[n_batches]):
+        fail(name, "the batches come in the same order every epoch: shuffle the data at the start of each epoch "
+                   "(e.g. perm = torch.randperm(len(x)), then x[perm[i:i + batch_size]]).")
+
+    with torch.no_grad():
+        held_out = float(_bce_logits(model(x_test), x_test, reduction="sum")) / len(x_test)
+        final_train = float(_bce_logits(model(x_train), x_train, reduction="sum")) / len(x_train)
+    if not math.isfinite(held_out):
+        fail(name, "the trained model outputs nan or inf: is the learning rate the one given?")
+    if held_out > threshold:
+        fail(name, f"after training, the held-out reconstruction error is {held_out:.1f} nats per image (untrained: "
+                   f"{untrained:.1f}); it should be below {threshold:.1f}. Use Adam with the given learning rate, the "
+                   "mean over the batch of genedu.losses.bce_reconstruction(model(xb), xb), and one step per batch.")
+    last = history[-1]
+    if not math.isfinite(last):
+        fail(name, "the recorded losses contain nan or inf.")
+    if last > 50 * final_train:
+        fail(name, f"the last epoch's recorded loss is {last:.4g}, but the model's mean loss per image is now "
+                   f"{final_train:.1f}: record the mean over the batch (loss.mean()), not the sum, and average the "
+                   "batch losses over the epoch.")
+    if not 0.75 * final_train <= last <= 1.5 * final_train + 1:
+        fail(name, f"the last epoch's recorded loss is {last:.4g}, but the model's mean BCE per image on the training "
+                   f"data is now {final_train:.1f}: record loss.item() of the mean batch loss and return each epoch's "
+                   "average.")
+    if not history[-1] < history[0]:
+        fail(name, f"the recorded losses do not decrease ({history[0]:.3g} -> {history[-1]:.3g}).")
+    passed(name, f"{epochs} epochs: held-out error {held_out:.1f} nats per 8x8 digit (below {threshold:.1f}; "
+                 f"untrained {untrained:.1f}).")
+
+
+# --- exercise 6: latent interpolation ----------------------------------------------------------
+
+def check_interpolate_latent(interpolate_latent, seed: int = 0, steps: int = 7, latent_dim: int = 3,
+                             image_shape: tuple = (1, 8, 8)) -> None:
+    """Check ``interpolate_latent(model, x_start, x_end, steps) -> (steps, *image_shape)`` images in [0, 1]:
+    encode both images, walk the straight line between the codes, decode, apply the sigmoid."""
+    name = "interpolate_latent"
+    image_shape = tuple(image_shape)
+    d = math.prod(image_shape)
+    torch.manual_seed(seed)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, 24), nn.Tanh(), nn.Linear(24, latent_dim))
+    decoder = nn.Sequential(nn.Linear(latent_dim, 24), nn.Tanh(), nn.Linear(24, d), nn.Unflatten(1, image_shape))
+    with torch.no_grad():
+        for p in decoder.parameters():
+            p.mul_(3)                                          # a decoder that is far from linear
+    model = _Autoencoder(encoder, decoder).eval()
+    g = torch.Generator().manual_seed(seed)
+    x_start, x_end = torch.rand(image_shape, generator=g), torch.rand(image_shape, generator=g)
+
+    # expected values first
+    with torch.no_grad():
+        z0, z1 = model.encode(x_start[None])[0].double(), model.encode(x_end[None])[0].double()
+        t = torch.arange(steps, dtype=torch.float64)[:, None] / (steps - 1)
+        decode = lambda z: model.decode(z.float()).double()  # noqa: E731
+        logits = decode(z0 + t * (z1 - z0))
+        expected = _sigmoid(logits)
+        t_open = torch.arange(steps, dtype=torch.float64)[:, None] / steps
+        ends = decode(torch.stack([z0, z1]))
+        t_img = t.reshape(steps, *([1] * len(image_shape)))
+        mistakes = [
+            ((1 - t_img) * x_start.double() + t_img * x_end.double(),
+             "you blended the two images pixel by pixel (a cross-fade); encode them, interpolate the codes, and decode."),
+            (logits, "these are logits; return images: torch.sigmoid(model.decode(z))."),
+            (_sigmoid(decode(z0 + t_open * (z1 - z0))),
+             "the last image should be x_end's decoding: t runs from 0 to 1 inclusive, t_i = i / (steps - 1)."),
+            (_sigmoid(decode(z0 + torch.arange(1, steps + 1, dtype=torch.float64)[:, None] / (steps + 1) * (z1 - z0))),
+             "include both ends: t_i = i / (steps - 1), so the first image decodes z_start and the last z_end."),
+            (expected.flip(0), "the order is reversed: start at x_start (t = 0) and end at x_end (t = 1)."),
+            ((1 - t_img) * _sigmoid(ends[0]) + t_img * _sigmoid(ends[1]),
+             "you blended the decoded endpoints; interpolate the codes and decode every intermediate code."),
+            (_sigmoid((1 - t_img) * ends[0] + t_img * ends[1]),
+             "you blended the decoded endpoints' logits; interpolate the codes and decode every intermediate code."),
+        ]
+
+    out = call(interpolate_latent, name, (model, x_start.clone(), x_end.clone(), steps), reference=_interpolate)
+    if isinstance(out, torch.Tensor):
+        out = out.detach()
+    images = expect_tensor(out, name, "the images", (steps, *image_shape),
+                           {(steps, d): f"reshape the images to {(steps, *image_shape)} (the decoder's output shape).",
+                            (steps, 1, *image_shape): "you encoded the images as a batch of one; return a batch of "
+                                                      f"steps images, shape {(steps, *image_shape)}.",
+                            (steps - 1, *image_shape): "return steps images, both ends included.",
+                            (steps + 1, *image_shape): "return exactly steps images, both ends included."})
+    compare(images, expected, name, "the images", mistakes, rtol=1e-4, atol=1e-4)
+    passed(name, f"{steps} images decoded along the line between the two codes.")
