@@ -6,7 +6,8 @@ calls it with the default seed; nbgrader's hidden tests call it again with other
 shapes. A passing check prints one line; a failing one raises ``AssertionError`` that says
 what is wrong and, when it recognises the mistake, why.
 
-The library never imports this module; notebooks do.
+One module per chapter (``ch01``, ``ch02``, ...); the notebooks import from those. The library
+never imports this package.
 """
 from genedu.checks._core import CheckFailed
 from genedu.checks.ch01 import (
@@ -16,9 +17,32 @@ from genedu.checks.ch01 import (
     check_logistic_regression_gradient,
     check_sample_class_conditional,
 )
+from genedu.checks.ch02 import (
+    check_bce_reconstruction,
+    check_build_autoencoder,
+    check_interpolate_latent,
+    check_pca,
+    check_pca_reconstruct,
+    check_train_autoencoder,
+)
+from genedu.checks.ch03 import (
+    check_gaussian_kl,
+    check_iwae_bound,
+    check_negative_elbo,
+    check_reparameterize,
+    check_sample_prior,
+    check_vae_forward,
+)
 
 __all__ = [
     "CheckFailed",
+    # chapter 1
     "check_fit_gaussian", "check_gaussian_log_density", "check_class_posterior",
     "check_sample_class_conditional", "check_logistic_regression_gradient",
+    # chapter 2
+    "check_pca", "check_pca_reconstruct", "check_bce_reconstruction", "check_build_autoencoder",
+    "check_train_autoencoder", "check_interpolate_latent",
+    # chapter 3
+    "check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae_forward",
+    "check_sample_prior", "check_iwae_bound",
 ]
