@@ -117,7 +117,8 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
-            fail(name, "not implemented yet: replace `raise NotImplementedError()` with your code.")
+            fail(name, "not implemented yet: replace the `NotImplementedError` line (and the YOUR CODE HERE comment) "
+                       "with your code.")
         except CheckFailed:
             raise
         except Exception as err:  # noqa: BLE001 - we report any crash of the answer
