@@ -398,17 +398,12 @@ def test_iwae_same_z_for_all_k_is_caught():
 # --- the grader's generic perturbation (outputs * 1.1 + 0.1) fails every check ----------------------------
 
 def _perturbed(fn):
-    def perturb(out):
-        if isinstance(out, torch.Tensor) and out.is_floating_point():
-            return out * 1.1 + 0.1
-        if isinstance(out, (tuple, list)):
-            return type(out)(perturb(o) for o in out)
-        return out
+    """fn broken exactly as the grader self-test breaks an answer (tests/test_grader.py's BREAK_ANSWER)."""
+    from test_grader import BREAK_ANSWER
 
-    @functools.wraps(fn)
-    def wrong(*args, **kwargs):
-        return perturb(fn(*args, **kwargs))
-    return wrong
+    namespace = {"answer": fn}
+    exec(BREAK_ANSWER.format(name="answer"), namespace)
+    return namespace["answer"]
 
 
 @pytest.mark.parametrize("check, answer", [(check_reparameterize, rep_ref), (check_gaussian_kl, kl_ref),

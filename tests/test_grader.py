@@ -19,7 +19,7 @@ import shutil
 import nbformat
 import pytest
 from conftest import ROOT, assignments, run_nbgrader
-from course import fill_answers, grade_ids, solved_answers
+from course import fill_answers, solved_answers
 
 # Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
 BREAK_ANSWER = '''
@@ -180,10 +180,13 @@ def test_notebook_expects_installed_genedu(name):
     assert match.group(1) == genedu.__version__
 
 
-def test_print_score_table(graded, capsys):
-    """Not an assertion of its own: prints the batch's scores (pytest -s shows them)."""
+def test_every_submission_has_every_grade(graded, capsys):
+    """The gradebook is complete: each submission has a grade for each graded cell. (Prints the
+    batch's score table too; pytest -s shows it.)"""
     with capsys.disabled():
         print(f"\n{graded['name']}: max {graded['max_score']}")
         for student, cells in graded["scores"].items():
             print(f"  {student:32s} {total(cells):5.1f}  " + " ".join(f"{g}={s:g}/{m:g}" for g, (s, m) in cells.items()))
-    assert graded["scores"]
+    graded_cells = set(graded["scores"]["solved"])
+    for student, cells in graded["scores"].items():
+        assert set(cells) == graded_cells, f"{student} lacks grades for {graded_cells - set(cells)}"

@@ -29,6 +29,7 @@ import torch
 
 # Bound at import time: an answer that patches torch afterwards does not reach these.
 _isclose = torch.isclose
+_equal = torch.equal
 _isfinite = torch.isfinite
 _abs = torch.abs
 _Tensor = torch.Tensor
@@ -157,6 +158,19 @@ def expect_tensor(out, name: str, what: str, shape: Sequence[int], hints: dict[t
     if floating and not bool(_isfinite(out).all()):
         fail(name, f"{what} contains nan or inf.")
     return out
+
+
+def expect_seeded(draw, first: torch.Tensor, seed: int, name: str, what: str, how: str) -> None:
+    """Check that an answer draws all its randomness from its ``generator`` argument.
+
+    ``draw(s)`` runs the answer with a generator seeded ``s`` and returns a tensor; ``first`` is what
+    ``draw(seed)`` returned. The same seed must give the same tensor, and ``seed + 1000`` another one;
+    ``what`` names the output ("samples", "z") and ``how`` says how to fix it.
+    """
+    if not _equal(draw(seed).detach(), first.detach()):
+        fail(name, f"two calls with identically seeded generators gave different {what}: {how}")
+    if _equal(draw(seed + 1000).detach(), first.detach()):
+        fail(name, f"differently seeded generators gave the same {what}: {how}")
 
 
 def close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:

@@ -21,7 +21,7 @@ from torch.distributions import Normal, kl_divergence
 
 from genedu import losses as _losses
 from genedu import models as _models
-from genedu.checks._core import call, compare, expect_tensor, expect_tuple, fail, passed
+from genedu.checks._core import call, compare, expect_seeded, expect_tensor, expect_tuple, fail, passed
 
 # References bound at import time: replacing genedu.models.* / genedu.losses.* later does not change
 # them. VAE.sample and iwae_bound are wrapped by @torch.no_grad(), whose wrapper code is shared by
@@ -35,7 +35,7 @@ _iwae_bound = inspect.unwrap(_losses.iwae_bound)
 _iwae_bound_ref = _losses.iwae_bound  # computes the expected values (under no_grad)
 _VAE = _models.VAE
 # torch functions applied to the answer's output, bound before any answer runs
-_pinv, _logit, _sigmoid, _equal = torch.linalg.pinv, torch.logit, torch.sigmoid, torch.equal
+_pinv, _logit, _sigmoid = torch.linalg.pinv, torch.logit, torch.sigmoid
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -134,13 +134,8 @@ def check_reparameterize(reparameterize, seed: int = 0, n: int = 10000, dim: int
         fail(name, "the gradient with respect to logvar is not sigma * eps / 2: write z = mu + exp(logvar / 2) * eps "
                    "with eps drawn independently of mu and logvar.")
 
-    z2, _, _ = draw(seed + 1000)
-    if not _equal(z2.detach(), z.detach()):
-        fail(name, "two calls with identically seeded generators gave different z: draw eps with the "
-                   "`generator` argument, torch.randn(mu.shape, generator=generator).")
-    z3, _, _ = draw(seed + 2000)
-    if _equal(z3.detach(), z.detach()):
-        fail(name, "differently seeded generators gave the same z: draw eps with the `generator` argument.")
+    expect_seeded(lambda s: draw(s)[0], z, seed + 1000, name, "z",
+                  "draw eps with the `generator` argument, torch.randn(mu.shape, generator=generator).")
     passed(name, f"{n} samples have the right mean and spread, and gradients reach mu and logvar.")
 
 
@@ -390,13 +385,8 @@ def check_vae_forward(vae_forward, seed: int = 0, n: int = 8000, pixels: int = 6
     if not bool(grad[latent_dim:].abs().sum() > 0):
         fail(name, "no gradient reaches the encoder's logvar: a sampled z must stay a differentiable function of "
                    "logvar, z = mu + exp(logvar / 2) * eps (the reparameterization trick).")
-    logits2, _, _ = run(seed + 1000)
-    if not _equal(logits2.detach(), logits.detach()):
-        fail(name, "two calls with identically seeded generators gave different logits: pass `generator` on to "
-                   "the sampling of eps.")
-    logits3, _, _ = run(seed + 2000)
-    if _equal(logits3.detach(), logits.detach()):
-        fail(name, "differently seeded generators gave the same logits: sample eps with the `generator`.")
+    expect_seeded(lambda s: run(s)[0], logits, seed + 1000, name, "logits",
+                  "pass `generator` on to the sampling of eps.")
     passed(name, f"encodes, samples z ~ q(z|x) and decodes, with gradients to mu and logvar ({n} inputs).")
 
 
@@ -448,13 +438,7 @@ def check_sample_prior(sample_prior, seed: int = 0, n: int = 10000, latent_dim: 
             fail(name, "every sample has the same code: draw n codes, torch.randn(n, model.latent_dim, generator=generator).")
         fail(name, f"the codes z behind your images have covariance {[_fmt(r) for r in cov]}; the prior N(0, I) has "
                    "the identity. Draw z with torch.randn, unscaled.")
-    images2 = draw(seed + 1000)
-    if not _equal(images2.detach(), images.detach()):
-        fail(name, "two calls with identically seeded generators gave different samples: draw z with "
-                   "torch.randn(..., generator=generator).")
-    images3 = draw(seed + 2000)
-    if _equal(images3.detach(), images.detach()):
-        fail(name, "differently seeded generators gave the same samples: draw z with the `generator`.")
+    expect_seeded(draw, images, seed + 1000, name, "samples", "draw z with torch.randn(..., generator=generator).")
     passed(name, f"{n} samples are decodings of z ~ N(0, I).")
 
 

@@ -69,10 +69,8 @@ print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.d
 # $[0, 1]$. We hold out 500 of them to measure reconstruction errors on digits the models never saw.
 
 # %%
-images, labels = data.mnist("all")                       # (5000, 1, 28, 28), (5000,)
-order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-x_train, y_train = images[order[:-500]], labels[order[:-500]]
-x_test, y_test = images[order[-500:]], labels[order[-500:]]
+x_train, y_train = data.mnist("train")                   # (4500, 1, 28, 28), (4500,)
+x_test, y_test = data.mnist("test")                      # (500, 1, 28, 28), held out
 flat_train, flat_test = x_train.flatten(1), x_test.flatten(1)   # (4500, 784), (500, 784) for PCA
 plot.image_grid(x_train[:32], nrow=16, title="training digits");
 
