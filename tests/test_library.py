@@ -777,3 +777,27 @@ def test_image_grid_inputs(close_figures):
     assert ax.images[0].get_array().shape == (1 * 9 + 1, 3 * 9 + 1)
     ax = plot.image_grid(torch.rand(2, 1, 8, 8, dtype=torch.float64))
     assert isinstance(ax, matplotlib.axes.Axes)
+
+
+def test_animate_is_self_contained_html_with_every_frame():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    drawn = []
+
+    def draw(i):
+        drawn.append(i)
+        ax.clear()
+        ax.plot([0, 1], [0, i])
+
+    html = plot.animate(fig, draw, frames=4).data
+    assert sorted(set(drawn)) == [0, 1, 2, 3]
+    assert html.count("data:image/png;base64") == 4
+    assert re.findall(r"https?://", html) == [], "the player must not load anything from another host"
+    assert "<i class=\"fa" not in html
+    with pytest.raises(ValueError, match="frames"):
+        plot.animate(plt.figure(), draw, frames=0)
+    with pytest.raises(TypeError, match="fig"):
+        plot.animate(ax, draw, frames=2)

@@ -1,4 +1,4 @@
-"""Figures for the course: 2D scatter and density plots, decision boundaries, image grids, and the
+"""Static figures for the course: 2D scatter and density plots, decision boundaries, image grids, and the
 autoencoder/VAE views (reconstructions, latent scatter, traversals, interpolations, loss curves).
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and
