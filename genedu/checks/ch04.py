@@ -1,0 +1,522 @@
+"""Checks for chapter 4: the GAN minimax game.
+
+Each ``check_*`` takes the student's function plus a seed and sizes: the notebook's visible
+self-check calls it with the defaults, the hidden tests with other seeds and shapes.
+
+The expected values are computed independently of genedu.gan: the losses with log-sigmoid in float64,
+the optimal discriminator as the density ratio in float64, the value at the optimum from the Jensen-Shannon
+divergence, and the training iteration by an explicit Algorithm 1 step on copies of the models.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedu import gan as _gan
+from genedu import gan_toy as _gan_toy
+from genedu.checks._core import _isfinite, call, close, compare, expect_tensor, expect_tuple, fail, passed
+
+# References bound at import time: replacing genedu.gan.* later does not change them.
+_discriminator_loss = _gan.discriminator_loss
+_generator_loss_saturating = _gan.generator_loss_saturating
+_generator_loss_nonsaturating = _gan.generator_loss_nonsaturating
+_discriminator_step = _gan.discriminator_step
+_generator_step = _gan.generator_step
+_train_gan = _gan.train_gan
+_optimal_discriminator = _gan_toy.optimal_discriminator
+_value_at_optimum = _gan_toy.value_at_optimum
+_gan_value = _gan_toy.gan_value
+_jensen_shannon = _gan_toy.jensen_shannon
+_logsigmoid, _softplus = F.logsigmoid, F.softplus
+_Tensor = torch.Tensor
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# a few logits far out in both tails: log(sigmoid(l)) and log(1 - sigmoid(l)) computed directly give
+# -inf there in float32 (sigmoid(-200) underflows to 0 and sigmoid(50) rounds to 1)
+_EXTREME = [-200.0, -50.0, 50.0, 200.0]
+_UNSTABLE = ("the loss is nan or inf for large logits: log(sigmoid(l)) computed directly underflows "
+             "(sigmoid(-200) is 0 in float32, and log 0 = -inf; 1 - sigmoid(50) is 0 too). Use the stable "
+             "forms log D = -softplus(-l) and log(1 - D) = -softplus(l) (F.softplus or F.logsigmoid).")
+
+
+def _check_extreme(fn, name: str, args: tuple, expected: torch.Tensor, reference) -> None:
+    """The loss on logits of +-50 and +-200 (float32) must equal the exact value."""
+    out = call(fn, name, tuple(a.float() for a in args), reference=reference)
+    loss = _scalar(out, name, len(args[0]))
+    if not close(loss, expected, rtol=1e-4, atol=1e-3):
+        fail(name, f"for logits of +-50 and +-200 the loss is {float(loss):.4g}, expected {float(expected):.4g}. "
+                   "Computing D = sigmoid(l) first and then its log loses the exact value there: "
+                   "F.binary_cross_entropy on probabilities clamps each log at -100, and log(D + 1e-8) stops at "
+                   "about -18. Work with the logits: log D = -softplus(-l), log(1 - D) = -softplus(l).")
+
+
+def _scalar(out, name: str, n: int, what: str = "the loss") -> torch.Tensor:
+    hints = {(n,): "you returned one value per example: average over the batch (.mean()).",
+             (n, 1): "you returned one value per example: average over the batch (.mean())."}
+    if isinstance(out, float):
+        fail(name, f"{what} is a Python float: return the tensor itself (no .item()), so that it can be "
+                   "backpropagated.")
+    if isinstance(out, _Tensor) and out.is_floating_point() and tuple(out.shape) == () and not bool(_isfinite(out)):
+        fail(name, _UNSTABLE)
+    return expect_tensor(out, name, what, (), hints)
+
+
+def _check_loss(fn, name: str, args: tuple, expected, mistakes, reference, grad_wrt: int, expected_grad) -> None:
+    """Value on the given float32 inputs, the mistakes, and the gradient with respect to args[grad_wrt]."""
+    inputs = [a.float().clone().requires_grad_(True) for a in args]
+    out = call(fn, name, tuple(inputs), reference=reference)
+    loss = _scalar(out, name, len(args[0]))
+    compare(loss, expected, name, "the loss", mistakes, rtol=1e-4, atol=1e-5)
+    if not loss.requires_grad:
+        fail(name, "the loss carries no gradient: compute it from the logits with torch operations (no .item(), "
+                   "numpy or .detach()), so that backward() can train the players.")
+    (grad,) = torch.autograd.grad(loss, inputs[grad_wrt], allow_unused=True)
+    if grad is None or not close(grad, expected_grad, rtol=1e-3, atol=1e-6):
+        fail(name, "the value is right but its gradient with respect to the logits is not: compute the loss "
+                   "with differentiable torch operations.")
+
+
+def _logits(seed: int, batch: int, fake_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(seed)
+    real = 3 * torch.randn(batch, generator=g, dtype=torch.float64) + 0.5
+    fake = 3 * torch.randn(fake_batch, generator=g, dtype=torch.float64) - 0.5
+    return real, fake
+
+
+# --- 1. the discriminator loss --------------------------------------------------------------------
+
+def check_discriminator_loss(discriminator_loss, seed: int = 0, batch: int = 32, fake_batch: int = 24) -> None:
+    """Check ``discriminator_loss(real_logits, fake_logits) -> scalar``, -V(D, G) on a minibatch:
+    -mean log D(x) - mean log(1 - D(G(z))) with D = sigmoid(logits); stable for large logits."""
+    name = "discriminator_loss"
+    real, fake = _logits(seed, batch, fake_batch)
+    a, b = -_logsigmoid(real), -_logsigmoid(-fake)          # -log D(x), -log(1 - D(G(z)))
+    expected = a.mean() + b.mean()
+    both = torch.cat([a, b])
+    mistakes = [
+        (-expected, "the sign is flipped: this is V(D, G), which D maximises; the loss to minimise is -V(D, G) "
+                    "= -mean log D(x) - mean log(1 - D(G(z)))."),
+        (a.sum() + b.sum(), "you summed over the examples; V(D, G) is made of expectations: use means."),
+        (-_logsigmoid(-real).mean() - _logsigmoid(fake).mean(),
+         "real and fake are swapped: D should output 1 on real examples (log D(x)) and 0 on fakes "
+         "(log(1 - D(G(z))))."),
+        (both.mean(), "you averaged over the real and fake examples together; -V(D, G) is the sum of two "
+                      "expectations, one mean over the real batch plus one mean over the fake batch."),
+        (0.5 * expected, "you averaged the two terms; -V(D, G) is their sum."),
+        (a.mean(), "the fake term -mean log(1 - D(G(z))) is missing."),
+        (b.mean(), "the real term -mean log D(x) is missing."),
+        (-real.sigmoid().log().mean() - (1 - fake.sigmoid()).mean(), "the fake term needs a log: log(1 - D(G(z)))."),
+    ]
+    real_grad = -torch.sigmoid(-real) / batch                # d/dl softplus(-l) = -(1 - sigmoid(l))
+    _check_loss(discriminator_loss, name, (real, fake), expected, mistakes, _discriminator_loss, 0, real_grad)
+    # stability: large logits in both tails
+    big = torch.tensor(_EXTREME, dtype=torch.float64)
+    _check_extreme(discriminator_loss, name, (big, big.flip(0)),
+                   -_logsigmoid(big).mean() - _logsigmoid(big.flip(0)).mean(), _discriminator_loss)
+    passed(name, f"matches -V(D, G) on {batch} real and {fake_batch} fake logits, stable for logits up to +-200.")
+
+
+# --- 2 and 3. the generator losses ------------------------------------------------------------------
+
+def check_generator_loss_saturating(generator_loss_saturating, seed: int = 0, batch: int = 32) -> None:
+    """Check ``generator_loss_saturating(fake_logits) -> scalar``: mean log(1 - D(G(z))), the minimax
+    generator loss (to minimise), stable for large logits."""
+    name = "generator_loss_saturating"
+    _, fake = _logits(seed, 1, batch)
+    log_1md, log_d = _logsigmoid(-fake), _logsigmoid(fake)
+    expected = log_1md.mean()
+    mistakes = [
+        (-expected, "the sign is flipped: the generator MINIMISES V(D, G), whose G-dependent term is "
+                    "+mean log(1 - D(G(z)))."),
+        (-log_d.mean(), "this is the non-saturating loss -log D(G(z)); here write the minimax one, log(1 - D(G(z)))."),
+        (log_d.mean(), "you wrote mean log D(G(z)); the minimax loss is mean log(1 - D(G(z)))."),
+        (log_1md.sum(), "you summed over the examples; use the mean."),
+        ((1 - fake.sigmoid()).mean(), "a log is missing: log(1 - D(G(z)))."),
+    ]
+    grad = -torch.sigmoid(fake) / batch                      # d/dl log(1 - sigmoid(l)) = -sigmoid(l)
+    _check_loss(generator_loss_saturating, name, (fake,), expected, mistakes, _generator_loss_saturating, 0, grad)
+    big = torch.tensor(_EXTREME, dtype=torch.float64)
+    _check_extreme(generator_loss_saturating, name, (big,), _logsigmoid(-big).mean(), _generator_loss_saturating)
+    passed(name, f"matches mean log(1 - D(G(z))) on {batch} logits, stable for logits up to +-200.")
+
+
+def check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed: int = 0, batch: int = 32) -> None:
+    """Check ``generator_loss_nonsaturating(fake_logits) -> scalar``: -mean log D(G(z)), stable for
+    large logits, with gradient -(1 - D(G(z))) / B with respect to each logit."""
+    name = "generator_loss_nonsaturating"
+    _, fake = _logits(seed + 7, 1, batch)
+    log_1md, log_d = _logsigmoid(-fake), _logsigmoid(fake)
+    expected = -log_d.mean()
+    mistakes = [
+        (-expected, "the sign is flipped: the generator minimises -log D(G(z)) (it wants D(G(z)) near 1)."),
+        (log_1md.mean(), "this is the saturating loss log(1 - D(G(z))); the non-saturating one is -log D(G(z))."),
+        (-log_1md.mean(), "you wrote -log(1 - D(G(z))) (the fakes labelled 0); the generator wants them labelled "
+                          "real: -log D(G(z))."),
+        (-log_d.sum(), "you summed over the examples; use the mean."),
+        (-fake.sigmoid().mean(), "a log is missing: -log D(G(z))."),
+    ]
+    grad = -torch.sigmoid(-fake) / batch                     # d/dl -log sigmoid(l) = -(1 - sigmoid(l))
+    _check_loss(generator_loss_nonsaturating, name, (fake,), expected, mistakes, _generator_loss_nonsaturating, 0,
+                grad)
+    big = torch.tensor(_EXTREME, dtype=torch.float64)
+    _check_extreme(generator_loss_nonsaturating, name, (big,), -_logsigmoid(big).mean(),
+                   _generator_loss_nonsaturating)
+    passed(name, f"matches -mean log D(G(z)) on {batch} logits, stable for logits up to +-200.")
+
+
+# --- 4. the optimal discriminator -----------------------------------------------------------------
+
+def _mixture_log_density(x: torch.Tensor, means, stds, weights) -> torch.Tensor:
+    comps = [math.log(w) - 0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+             for m, s, w in zip(means, stds, weights)]
+    return torch.logsumexp(torch.stack(comps), dim=0)
+
+
+def _densities(seed: int, n_grid: int, lo: float, hi: float):
+    """A grid reaching far into the tails, p_data a two-component mixture and p_g a Gaussian (float64)."""
+    g = _gen(seed)
+    r = torch.rand(6, generator=g, dtype=torch.float64)
+    x = torch.linspace(lo, hi, n_grid, dtype=torch.float64)
+    log_p_data = _mixture_log_density(x, [1.0 + r[0], -1.5 - r[1]], [0.4 + 0.4 * r[2], 0.6 + 0.3 * r[3]],
+                                      [0.6, 0.4])
+    log_p_g = _mixture_log_density(x, [-0.5 + r[4]], [1.0 + r[5]], [1.0])
+    return x, log_p_data, log_p_g
+
+
+def check_optimal_discriminator(optimal_discriminator, seed: int = 0, n_grid: int = 501) -> None:
+    """Check ``optimal_discriminator(log_p_data, log_p_g) -> (M,)``, D*(x) = p_data / (p_data + p_g) from
+    log-densities on a grid; the grid reaches tails where both densities underflow in float32."""
+    name = "optimal_discriminator"
+    x, a, b = _densities(seed, n_grid, lo=-40.0, hi=40.0)
+    p, q = a.exp(), b.exp()
+    expected = torch.sigmoid(a - b)                            # = p / (p + q), exact in the tails too
+    mistakes = [
+        (torch.sigmoid(b - a), "you wrote p_g / (p_data + p_g); D* is the probability that x is REAL: "
+                               "p_data / (p_data + p_g)."),
+        ((a - b).exp(), "this is the density ratio p_data / p_g; D* = p_data / (p_data + p_g)."),
+        (0.5 * expected, "a factor 1/2 too many: D* = p_data / (p_data + p_g)."),
+        (a - torch.logaddexp(a, b), "this is log D*; return D* itself (exponentiate)."),
+    ]
+    inside = (p + q) > 1e-30                                  # where exp() of the float32 log-densities is fine
+    out = call(optimal_discriminator, name, (a.float().clone(), b.float().clone()), reference=_optimal_discriminator)
+    hints = {(n_grid, 1): "return shape (M,), like the log-densities.", (1, n_grid): "return shape (M,)."}
+    if isinstance(out, _Tensor) and tuple(out.shape) == (n_grid,) and out.is_floating_point():
+        if not bool(_isfinite(out[inside]).all()):
+            fail(name, "D* is nan or inf where the densities are well defined.")
+        if not bool(_isfinite(out).all()):
+            fail(name, "D* is nan far from the data: exp(log p) underflows to 0 there for both densities, and "
+                       "0 / (0 + 0) is nan. Work with the log-densities: p_data / (p_data + p_g) = "
+                       "sigmoid(log p_data - log p_g) (or use torch.logaddexp), which stays exact.")
+    d = expect_tensor(out, name, "D*", (n_grid,), hints)
+    compare(d[inside], expected[inside], name, "D*", [(w[inside], why) for w, why in mistakes], rtol=1e-4, atol=1e-5)
+    compare(d, expected, name, "D* far from the data, where both densities underflow",
+            [(w, why) for w, why in mistakes], rtol=1e-3, atol=1e-5)
+    if bool(((d < 0) | (d > 1)).any()):
+        fail(name, "D* must lie in [0, 1].")
+    passed(name, f"matches p_data / (p_data + p_g) on {n_grid} grid points, including the far tails.")
+
+
+# --- 5. the value at the optimum ------------------------------------------------------------------
+
+def _trapezoid(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return ((f[1:] + f[:-1]) * (x[1:] - x[:-1])).sum() / 2
+
+
+def _jsd(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """JSD by the trapezoidal rule in float64, written out (independent of genedu.gan_toy)."""
+    p, q = a.exp(), b.exp()
+    m = 0.5 * (p + q)
+    kl_p = torch.where(p > 0, p * (a - m.log()), torch.zeros_like(p))
+    kl_q = torch.where(q > 0, q * (b - m.log()), torch.zeros_like(q))
+    return _trapezoid(0.5 * (kl_p + kl_q), x)
+
+
+def _value_case(value_at_optimum, name: str, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
+    """Run the answer on one pair of float64 log-densities (given to it in float32) and compare."""
+    n_grid = len(x)
+    # normalise on the grid (trapezoidal mass exactly 1), so that V = -log 4 + 2 JSD holds exactly there
+    a, b = a - _trapezoid(a.exp(), x).log(), b - _trapezoid(b.exp(), x).log()
+    jsd = _jsd(a, b, x)
+    expected = -math.log(4) + 2 * jsd
+    p, q = a.exp(), b.exp()
+    log_d = a - torch.logaddexp(a, b)
+    log_1md = b - torch.logaddexp(a, b)
+    dx = x[1] - x[0]
+
+    def integral(f):
+        return _trapezoid(torch.nan_to_num(f, nan=0.0), x)
+
+    p_log_d = torch.where(p > 0, p * log_d, torch.zeros_like(p))
+    mistakes = [
+        (2 * jsd, "the -log 4 is missing: V(G, D*) = -log 4 + 2 JSD."),
+        (-math.log(4) + jsd, "the factor 2 is missing: V(G, D*) = -log 4 + 2 JSD."),
+        (-math.log(2) + 2 * jsd, "the constant is -log 4, not -log 2: V(G, D*) = -log 4 + 2 JSD."),
+        (-expected, "the sign is flipped: V(G, D*) = int p_data log D* + p_g log(1 - D*) is <= 0."),
+        (integral(p_log_d), "the second term int p_g log(1 - D*) is missing."),
+        (integral(p_log_d + torch.where(q > 0, q * log_d, torch.zeros_like(q))),
+         "the second term must use log(1 - D*), not log D*."),
+        (integral(p_log_d + torch.where(q > 0, q * log_1md, torch.zeros_like(q))) / dx,
+         "the integral is missing the grid spacing dx: int f(x) dx ~ sum_i f(x_i) dx (or torch.trapezoid(f, x))."),
+        (integral(log_d + log_1md) / (x[-1] - x[0]),
+         "the log terms must be weighted by the densities: int p_data log D* + p_g log(1 - D*) dx."),
+    ]
+    out = call(value_at_optimum, name, (a.float().clone(), b.float().clone(), x.float().clone()),
+               reference=(_value_at_optimum, _gan_value, _jensen_shannon))
+    if isinstance(out, _Tensor) and out.is_floating_point() and out.numel() == 1 and not bool(_isfinite(out).all()):
+        fail(name, "the value is nan or inf. (1) Where a density is 0, p log D* is 0 * log 0, which torch computes "
+                   "as nan: count it as 0 (torch.xlogy(p, d), or torch.where(p > 0, ..., 0)). (2) Far from the data "
+                   "D* rounds to 0 or 1 although the other density is still positive, so log D* or log(1 - D*) "
+                   "computed from D* is -inf: compute the logs from the log-densities, log D* = "
+                   "F.logsigmoid(log_p_data - log_p_g) and log(1 - D*) = F.logsigmoid(log_p_g - log_p_data). "
+                   "(3) Each density multiplies its own log: p_data log D* + p_g log(1 - D*).")
+    if isinstance(out, float):
+        out = torch.tensor(out)
+    value = expect_tensor(out, name, "V(G, D*)", (), {(n_grid,): "integrate over the grid: return one number."})
+    compare(value, expected, name, "V(G, D*)", mistakes, rtol=2e-3, atol=2e-3)
+    return float(value)
+
+
+def check_value_at_optimum(value_at_optimum, seed: int = 0, n_grid: int = 2001, disjoint: bool = False) -> None:
+    """Check ``value_at_optimum(log_p_data, log_p_g, x) -> scalar``: V(G, D*) = int p_data log D* +
+    p_g log(1 - D*) dx on the grid, which must equal -log 4 + 2 JSD(p_data || p_g).
+
+    Two cases: a Gaussian p_g and a two-Gaussian mixture p_data (seeded), and two Gaussians 6 apart
+    (where D* rounds to 0 or 1 in float32 while the other density is still positive: the logs must come
+    from the log-densities). With ``disjoint=True`` instead: densities uniform on the adjacent intervals
+    [-2, 0.5) and [0.5, 3] (log-density -inf elsewhere): 0 log 0 must count as 0, and V(G, D*) = 0 there
+    (JSD = log 2)."""
+    name = "value_at_optimum"
+    if disjoint:
+        x = torch.linspace(-2.0, 3.0, n_grid, dtype=torch.float64)
+        ninf = torch.tensor(-math.inf, dtype=torch.float64)
+        a = torch.where(x < 0.5, torch.tensor(0.0, dtype=torch.float64), ninf)
+        b = torch.where(x >= 0.5, torch.tensor(0.0, dtype=torch.float64), ninf)
+        value = _value_case(value_at_optimum, name, x, a, b)
+        passed(name, f"V(G, D*) = {value:.4f} = -log 4 + 2 JSD for disjoint uniform densities (JSD = log 2).")
+        return
+    x, a, b = _densities(seed, n_grid, lo=-12.0, hi=12.0)   # (no exact zeros in float64 there)
+    value = _value_case(value_at_optimum, name, x, a, b)
+    shift = 5.5 + float(torch.rand(1, generator=_gen(seed)))
+    far_a = -0.5 * ((x - shift / 2) / 0.5) ** 2
+    far_b = -0.5 * ((x + shift / 2) / 0.5) ** 2
+    far = _value_case(value_at_optimum, name, x, far_a, far_b)
+    passed(name, f"V(G, D*) = {value:.4f} = -log 4 + 2 JSD for a Gaussian and a two-Gaussian mixture, and "
+                 f"{far:.4f} for two Gaussians {shift:.1f} apart.")
+
+
+# --- 6. one iteration of Algorithm 1 ----------------------------------------------------------------
+
+def _tiny_models(seed: int, latent_dim: int, dim: int) -> tuple[nn.Module, nn.Module]:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        generator = nn.Sequential(nn.Linear(latent_dim, 8), nn.ReLU(), nn.Linear(8, dim))
+        discriminator = nn.Sequential(nn.Linear(dim, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    return generator, discriminator
+
+
+def _params(m: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor], rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    return len(a) == len(b) and all(close(x, y, rtol, atol) for x, y in zip(a, b))
+
+
+def _optimizer(kind: str, params, lr: float) -> torch.optim.Optimizer:
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+def _set_grads(model: nn.Module, grads: list[torch.Tensor]) -> None:
+    for p, g in zip(model.parameters(), grads):
+        p.grad = g.clone()
+
+
+def _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, kind, lr, variant=""):
+    """One Algorithm 1 iteration (k = 1) written out, or one of its usual wrong variants."""
+    G, D = copy.deepcopy(G0), copy.deepcopy(D0)
+    _set_grads(G, stale_g)
+    _set_grads(D, stale_d)
+    g_opt, d_opt = _optimizer(kind, G.parameters(), lr), _optimizer(kind, D.parameters(), lr)
+
+    def g_step():
+        z = z_d if variant == "same z" else z_g
+        logits = D(G(z)).reshape(-1)
+        loss = _logsigmoid(-logits).mean() if variant == "saturating" else -_logsigmoid(logits).mean()
+        if variant != "no zero_grad g":
+            g_opt.zero_grad()
+        loss.backward()
+        g_opt.step()
+        return loss.item()
+
+    def d_step():
+        with torch.no_grad():
+            fake = G(z_d)
+        real_logits, fake_logits = D(x).reshape(-1), D(fake).reshape(-1)
+        loss = -_logsigmoid(real_logits).mean() - _logsigmoid(-fake_logits).mean()
+        d_opt.zero_grad()
+        loss.backward()
+        d_opt.step()
+        return loss.item()
+
+    if variant == "g first":
+        g_loss = g_step()
+        d_loss = d_step()
+    else:
+        d_loss = d_step()
+        g_loss = g_step()
+    return {"d_loss": d_loss, "g_loss": g_loss, "G": _params(G), "D": _params(D)}
+
+
+def _number(v, name: str, what: str) -> float:
+    if isinstance(v, _Tensor):
+        if v.numel() != 1:
+            fail(name, f"{what} should be one number (a float or a 0-d tensor), got shape {tuple(v.shape)}.")
+        return float(v.detach())
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    fail(name, f"{what} should be a number, got {type(v).__name__}.")
+
+
+def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: int = 16, latent_dim: int = 2,
+                                 dim: int = 2, optimizer: str = "sgd", lr: float = 0.1) -> None:
+    """Check ``gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g)
+    -> (d_loss, g_loss)``: one iteration of Algorithm 1 with k = 1.
+
+    The discriminator step (on x and G(z_d)) must leave the generator unchanged and compute no gradient
+    for it; the generator step (non-saturating loss on D(G(z_g)), with the updated D) must leave the
+    discriminator unchanged; each optimizer steps once, D first; gradients left over from a previous
+    iteration must be zeroed; the final parameters of both players and the two losses must match an
+    explicit reference iteration for these inputs (``optimizer``: "sgd" or "adam")."""
+    name = "gan_training_iteration"
+    g = _gen(seed)
+    G0, D0 = _tiny_models(seed, latent_dim, dim)
+    x = 0.5 * torch.randn(batch, dim, generator=g) + 1.5
+    z_d, z_g = torch.randn(batch, latent_dim, generator=g), torch.randn(batch, latent_dim, generator=g)
+    # gradients left over from a previous iteration: an answer that does not zero them goes wrong
+    stale_g = [torch.randn(p.shape, generator=g) for p in G0.parameters()]
+    stale_d = [torch.randn(p.shape, generator=g) for p in D0.parameters()]
+    ref = _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, optimizer, lr)
+    variants = {v: _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, optimizer, lr, v)
+                for v in ("no zero_grad g", "saturating", "same z")}
+    # the state after the D step only, for the D step's own checks
+    D_after_d = _reference_after_d_step(G0, D0, stale_d, x, z_d, optimizer, lr)
+
+    G, D = copy.deepcopy(G0), copy.deepcopy(D0)
+    _set_grads(G, stale_g)
+    _set_grads(D, stale_d)
+    g_opt, d_opt = _optimizer(optimizer, G.parameters(), lr), _optimizer(optimizer, D.parameters(), lr)
+    G_init = _params(G0)
+    events: list[tuple] = []
+    d_step_orig, g_step_orig = d_opt.step, g_opt.step
+
+    def d_step(*args, **kwargs):
+        g_grads = [None if p.grad is None else p.grad.detach().clone() for p in G.parameters()]
+        events.append(("d", _params(G), g_grads))
+        out = d_step_orig(*args, **kwargs)
+        events.append(("d done", _params(D)))
+        return out
+
+    def g_step(*args, **kwargs):
+        events.append(("g", _params(D)))
+        return g_step_orig(*args, **kwargs)
+
+    d_opt.step, g_opt.step = d_step, g_step
+    out = call(gan_training_iteration, name, (G, D, g_opt, d_opt, x.clone(), z_d.clone(), z_g.clone()),
+               reference=(_discriminator_step, _generator_step, _train_gan))
+    d_loss, g_loss = expect_tuple(out, name, ["d_loss", "g_loss"])
+    d_loss, g_loss = _number(d_loss, name, "d_loss"), _number(g_loss, name, "g_loss")
+
+    kinds = [e[0] for e in events if e[0] in ("d", "g")]
+    if kinds.count("d") != 1:
+        fail(name, "the discriminator's optimizer never stepped: call d_optimizer.step() after d_loss.backward()."
+             if not kinds.count("d") else
+             f"d_optimizer.step() was called {kinds.count('d')} times; one iteration with k = 1 takes one "
+             "discriminator step.")
+    if kinds.count("g") != 1:
+        fail(name, "the generator's optimizer never stepped: call g_optimizer.step() after g_loss.backward()."
+             if not kinds.count("g") else
+             f"g_optimizer.step() was called {kinds.count('g')} times; one iteration takes one generator step.")
+    if kinds != ["d", "g"]:
+        fail(name, "the generator stepped before the discriminator: Algorithm 1 first updates D (k steps), then G.")
+    d_event = next(e for e in events if e[0] == "d")
+    if not _same(d_event[1], G_init, rtol=0, atol=0):
+        fail(name, "the generator's parameters changed before the discriminator's step: the D step must leave "
+                   "G unchanged.")
+    stale_or_zero = all(gr is None or close(gr, st) or not bool(gr.abs().sum() > 0)
+                        for gr, st in zip(d_event[2], stale_g))
+    if not stale_or_zero:
+        fail(name, "the discriminator step computed gradients for the generator: the fake examples were not "
+                   "detached. Generate them under torch.no_grad() (or use G(z_d).detach()) in the D step, "
+                   "so that d_loss.backward() reaches only the discriminator.")
+    D_after = next(e for e in events if e[0] == "d done")[1]
+    if not _same(D_after, D_after_d["ok"]):
+        why = ""
+        if _same(D_after, D_after_d["no zero_grad"]):
+            why = (" the gradients left over from the previous iteration were not zeroed: call "
+                   "d_optimizer.zero_grad() before d_loss.backward().")
+        elif _same(D_after, D_after_d["d ascends"]):
+            why = (" it moved the wrong way: minimise the discriminator loss -V (it is already the negative "
+                   "of the value), i.e. backpropagate d_loss itself.")
+        fail(name, "after the discriminator step, D's parameters differ from one step of the optimizer on "
+                   "discriminator_loss(D(x), D(G(z_d)))." + (why or " Use the real batch x and the noise z_d in "
+                                                              "the D step, and genedu.gan.discriminator_loss."))
+    final_D = _params(D)
+    if not _same(final_D, D_after):
+        fail(name, "the discriminator changed during the generator step: only g_optimizer may step there "
+                   "(d_optimizer.step() is called once, in the D step).")
+    g_event = next(e for e in events if e[0] == "g")
+    if not _same(g_event[1], D_after, rtol=0, atol=0):
+        fail(name, "the discriminator changed between its step and the generator's step.")
+    final_G = _params(G)
+    g_ok = _same(final_G, ref["G"]) and math.isclose(g_loss, ref["g_loss"], rel_tol=1e-4, abs_tol=1e-5)
+    if not g_ok:
+        hints = {"no zero_grad g": "the generator's old gradients were not zeroed: call g_optimizer.zero_grad() "
+                                   "before g_loss.backward().",
+                 "saturating": "you used the saturating loss log(1 - D(G(z))); use the non-saturating "
+                               "-log D(G(z)) (genedu.gan.generator_loss_nonsaturating).",
+                 "same z": "the generator step reused z_d; Algorithm 1 samples fresh noise for it: use z_g."}
+        for variant, hint in hints.items():
+            if (_same(final_G, variants[variant]["G"])
+                    and math.isclose(g_loss, variants[variant]["g_loss"], rel_tol=1e-4, abs_tol=1e-5)):
+                fail(name, "the generator step is wrong: " + hint)
+    if not _same(final_G, ref["G"]):
+        fail(name, "after the generator step, G's parameters differ from one optimizer step on the "
+                   "non-saturating loss -log D(G(z_g)), computed with the updated D and averaged over the batch.")
+    if not math.isclose(d_loss, ref["d_loss"], rel_tol=1e-4, abs_tol=1e-5):
+        why = ("d_loss and g_loss are swapped: return (d_loss, g_loss)."
+               if math.isclose(d_loss, ref["g_loss"], rel_tol=1e-4, abs_tol=1e-5) else
+               "return the discriminator loss computed in the D step (before its update).")
+        fail(name, f"d_loss is {d_loss:.5f}, expected {ref['d_loss']:.5f}: " + why)
+    if not math.isclose(g_loss, ref["g_loss"], rel_tol=1e-4, abs_tol=1e-5):
+        fail(name, f"g_loss is {g_loss:.5f}, expected {ref['g_loss']:.5f}: return the generator loss computed "
+                   "in the G step (with the updated discriminator, before G's update).")
+    passed(name, f"one D step then one G step ({optimizer}); each leaves the other player unchanged, and the "
+                 "parameters and losses match the reference.")
+
+
+def _reference_after_d_step(G0, D0, stale_d, x, z_d, kind, lr) -> dict[str, list[torch.Tensor]]:
+    """D's parameters after the reference D step, and after its wrong variants."""
+    out = {}
+    for variant in ("ok", "no zero_grad", "d ascends"):
+        D = copy.deepcopy(D0)
+        _set_grads(D, stale_d)
+        opt = _optimizer(kind, D.parameters(), lr)
+        with torch.no_grad():
+            fake = G0(z_d)
+        loss = -_logsigmoid(D(x).reshape(-1)).mean() - _logsigmoid(-D(fake).reshape(-1)).mean()
+        if variant != "no zero_grad":
+            opt.zero_grad()
+        (-loss if variant == "d ascends" else loss).backward()
+        opt.step()
+        out[variant] = _params(D)
+    return out

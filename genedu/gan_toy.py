@@ -1,0 +1,314 @@
+"""The GAN game in one dimension (chapter 4): the optimal discriminator, the value at the optimum, the
+Jensen-Shannon divergence, and the 1D game of Goodfellow et al.'s Figure 1.
+
+For a fixed generator with density p_g, the discriminator maximising V(D, G) is (Goodfellow et al., 2014,
+Proposition 1)
+
+    D*(x) = p_data(x) / (p_data(x) + p_g(x)) = sigmoid(log p_data(x) - log p_g(x)),
+
+and the value of the game at that discriminator is (Theorem 1)
+
+    V(G, D*) = -log 4 + 2 JSD(p_data || p_g),
+
+minimal (-log 4) exactly when p_g = p_data. Densities are passed as log-densities, either as values on
+a grid of points x (a tensor) or as callables ``log_p(x)``; integrals over x are computed with the
+trapezoidal rule on a 1-D grid.
+
+- :func:`optimal_discriminator`   D*(x) on a grid                                      -> (M,)
+- :func:`gan_value`               V(G, D) = int p_data log D + p_g log(1 - D) dx       -> scalar
+- :func:`value_at_optimum`        V(G, D*)                                             -> scalar
+- :func:`jensen_shannon`          JSD(p || q) in nats                                  -> scalar
+- :func:`kde_log_density`         a Gaussian kernel density estimate of samples (for p_g)
+- :func:`toy_data`, :func:`toy_models`, :func:`game_1d`   the 1D game, trained with ``genedu.gan.train_gan``
+- :func:`bilinear_game`           gradient play on min_x max_y xy: why a saddle point search can diverge
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import torch
+from torch import nn
+
+from genedu import _validate as v
+from genedu.gan import train_gan
+from genedu.models import mlp
+
+__all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "kde_log_density",
+           "normal_log_density", "toy_data", "toy_models", "game_1d", "bilinear_game"]
+
+LogDensity = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
+
+
+def _grid(x, name: str = "x") -> torch.Tensor:
+    v.float_tensor(x, name, ndim=1)
+    if len(x) < 2:
+        raise ValueError(f"{name} must hold at least 2 grid points, got {len(x)}")
+    if not bool((x[1:] > x[:-1]).all()):
+        raise ValueError(f"{name} must be increasing (a 1-D grid of points)")
+    return x
+
+
+def _values(log_p: LogDensity, x: torch.Tensor | None, name: str) -> torch.Tensor:
+    """Log-density values: the tensor itself, or the callable evaluated at x."""
+    if callable(log_p) and not isinstance(log_p, torch.Tensor):
+        if x is None:
+            raise ValueError(f"x is needed when {name} is a callable (the points to evaluate it at)")
+        out = log_p(x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            raise ValueError(f"{name}(x) must return a tensor of shape {tuple(x.shape)}, got "
+                             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        return out
+    v.float_tensor(log_p, name)
+    if x is not None and log_p.shape != x.shape:
+        raise ValueError(f"{name} must have the shape of x {tuple(x.shape)}, got {tuple(log_p.shape)}")
+    if bool(torch.isnan(log_p).any()) or bool((log_p == math.inf).any()):
+        raise ValueError(f"{name} must be log-densities (finite or -inf), got nan or +inf")
+    return log_p
+
+
+def optimal_discriminator(log_p_data: LogDensity, log_p_g: LogDensity, x: torch.Tensor | None = None
+                          ) -> torch.Tensor:
+    """The optimal discriminator D*(x) = p_data(x) / (p_data(x) + p_g(x)) for a fixed generator.
+
+    Computed as sigmoid(log p_data - log p_g), which stays accurate where both densities underflow.
+    Where both densities are exactly zero D* is not determined; it is set to 1/2 there.
+
+    Args:
+        log_p_data, log_p_g: log-densities, as tensors of values (any common shape, e.g. (M,) on a grid)
+            or callables ``log_p(x)``.
+        x: the points, needed when a log-density is a callable (default None).
+
+    Returns:
+        D*(x), same shape as the log-density values, in [0, 1].
+    """
+    a, b = _values(log_p_data, x, "log_p_data"), _values(log_p_g, x, "log_p_g")
+    if a.shape != b.shape:
+        raise ValueError(f"log_p_data and log_p_g must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    both_zero = (a == -math.inf) & (b == -math.inf)
+    d = torch.sigmoid(torch.where(both_zero, torch.zeros_like(a), a - b))
+    return d
+
+
+def gan_value(log_p_data: LogDensity, log_p_g: LogDensity, d: torch.Tensor | Callable, x: torch.Tensor
+              ) -> torch.Tensor:
+    """The value V(G, D) = int p_data(x) log D(x) dx + int p_g(x) log(1 - D(x)) dx on a 1-D grid.
+
+    (With x = G(z), the second term is E_z[log(1 - D(G(z)))].) The integrals use the trapezoidal rule;
+    0 log 0 counts as 0.
+
+    Args:
+        log_p_data, log_p_g: (M,) log-density values on the grid, or callables.
+        d: (M,) discriminator outputs D(x) in [0, 1] on the grid, or a callable.
+        x: (M,) increasing grid points covering (nearly all) the mass of both densities.
+
+    Returns:
+        a scalar tensor (<= 0).
+    """
+    x = _grid(x)
+    p_data, p_g = _values(log_p_data, x, "log_p_data").exp(), _values(log_p_g, x, "log_p_g").exp()
+    d = d(x) if callable(d) and not isinstance(d, torch.Tensor) else d
+    v.float_tensor(d, "d", shape=tuple(x.shape))
+    if bool(((d < 0) | (d > 1) | torch.isnan(d)).any()):
+        raise ValueError("d must hold discriminator outputs D(x) in [0, 1]")
+    integrand = torch.xlogy(p_data, d) + torch.xlogy(p_g, 1 - d)
+    return torch.trapezoid(integrand, x)
+
+
+def value_at_optimum(log_p_data: LogDensity, log_p_g: LogDensity, x: torch.Tensor) -> torch.Tensor:
+    """V(G, D*) with the optimal discriminator, on a 1-D grid (equal to -log 4 + 2 JSD(p_data || p_g)).
+
+    Args:
+        log_p_data, log_p_g: (M,) log-density values on the grid, or callables.
+        x: (M,) increasing grid points.
+
+    Returns:
+        a scalar tensor in [-log 4, 0].
+    """
+    x = _grid(x)
+    a, b = _values(log_p_data, x, "log_p_data"), _values(log_p_g, x, "log_p_g")
+    log_sum = torch.logaddexp(a, b)
+    # p log D* = p (log p - log(p + q)), computed in the log domain; 0 where p = 0
+    integrand = (torch.where(a > -math.inf, a.exp() * (a - log_sum), torch.zeros_like(a))
+                 + torch.where(b > -math.inf, b.exp() * (b - log_sum), torch.zeros_like(b)))
+    return torch.trapezoid(integrand, x)
+
+
+def jensen_shannon(log_p: LogDensity, log_q: LogDensity, x: torch.Tensor) -> torch.Tensor:
+    """The Jensen-Shannon divergence JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2, m = (p + q) / 2, in nats.
+
+    Args:
+        log_p, log_q: (M,) log-density values on the grid, or callables.
+        x: (M,) increasing grid points.
+
+    Returns:
+        a scalar tensor in [0, log 2].
+    """
+    x = _grid(x)
+    a, b = _values(log_p, x, "log_p"), _values(log_q, x, "log_q")
+    log_m = torch.logaddexp(a, b) - math.log(2)
+    kl_p = torch.where(a > -math.inf, a.exp() * (a - log_m), torch.zeros_like(a))
+    kl_q = torch.where(b > -math.inf, b.exp() * (b - log_m), torch.zeros_like(b))
+    return 0.5 * torch.trapezoid(kl_p + kl_q, x)
+
+
+def normal_log_density(mean: float = 0.0, std: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The log-density of N(mean, std^2) as a callable ``x -> log N(x; mean, std^2)`` (any shape)."""
+    if isinstance(mean, bool) or not isinstance(mean, (int, float)):
+        raise TypeError(f"mean must be a number, got {type(mean).__name__}")
+    std = v.positive_float(std, "std")
+    return lambda x: -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+
+def kde_log_density(samples: torch.Tensor, x: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+    """The log of a Gaussian kernel density estimate of 1-D samples, evaluated at x.
+
+    Args:
+        samples: (N,) or (N, 1) samples.
+        x: (M,) points.
+        bandwidth: the kernel's standard deviation (default: Scott's rule, 1.06 std N^(-1/5), at least
+            1e-3 so that a collapsed generator still gives a (very narrow) density).
+
+    Returns:
+        (M,) log-densities.
+    """
+    v.float_tensor(samples, "samples")
+    samples = samples.reshape(-1) if samples.dim() == 2 and samples.shape[1] == 1 else samples
+    v.float_tensor(samples, "samples", ndim=1)
+    v.float_tensor(x, "x", ndim=1)
+    if bandwidth is None:
+        std = float(samples.std()) if len(samples) > 1 else 0.0
+        bandwidth = max(1.06 * std * len(samples) ** -0.2, 1e-3)
+    h = v.positive_float(bandwidth, "bandwidth")
+    log_kernels = -0.5 * ((x[:, None] - samples[None, :]) / h) ** 2 - math.log(h) - 0.5 * math.log(2 * math.pi)
+    return torch.logsumexp(log_kernels, dim=1) - math.log(len(samples))
+
+
+# --------------------------------------------------------------------------------------------------
+# the 1D game of Goodfellow et al.'s Figure 1
+# --------------------------------------------------------------------------------------------------
+
+def toy_data(n: int = 5000, mean: float = 2.0, std: float = 0.5, seed: int | None = 0) -> torch.Tensor:
+    """(n, 1) samples of the 1D game's data distribution p_data = N(mean, std^2) (default N(2, 0.5^2))."""
+    n = v.positive_int(n, "n")
+    std = v.positive_float(std, "std")
+    return mean + std * torch.randn(n, 1, generator=v.generator(seed))
+
+
+def toy_models(latent_dim: int = 1, hidden: int = 32, seed: int | None = 0) -> tuple[nn.Module, nn.Module]:
+    """A small generator (latent_dim -> hidden -> hidden -> 1, ReLU) and discriminator
+    (1 -> hidden -> hidden -> 1 logit, LeakyReLU(0.2)) for the 1D game, initialised with ``seed``."""
+    latent_dim = v.positive_int(latent_dim, "latent_dim")
+    hidden = v.positive_int(hidden, "hidden")
+    seed = v.optional_seed(seed)
+    state = torch.random.get_rng_state()
+    if seed is not None:
+        torch.manual_seed(seed)
+    try:
+        generator = mlp([latent_dim, hidden, hidden, 1])
+        discriminator = mlp([1, hidden, hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+    finally:
+        torch.random.set_rng_state(state)
+    return generator, discriminator
+
+
+def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_loss: str | Callable = "non-saturating",
+            lr: float = 1e-3, batch_size: int = 128, mean: float = 2.0, std: float = 0.5, hidden: int = 32,
+            x_range: tuple[float, float] = (-2.0, 5.0), n_grid: int = 400, n_samples: int = 4000,
+            seed: int = 0, progress: bool = True) -> dict:
+    """Train the 1D game with :func:`genedu.gan.train_gan` and record what Goodfellow et al.'s Figure 1 shows.
+
+    p_data = N(mean, std^2); z ~ N(0, 1); G and D from :func:`toy_models`. At step 0 and every
+    ``snapshot_every`` generator steps, the frame records p_g (a kernel density estimate of ``n_samples``
+    samples from a fixed noise batch), D(x) on the grid, the optimal D* for that p_g, the JSD, and the
+    map z -> G(z) at a few quantiles of z.
+
+    Args:
+        steps, snapshot_every, k, generator_loss, lr, batch_size: passed to ``train_gan`` (Adam with betas
+            (0.5, 0.999)).
+        mean, std: the data distribution (default N(2, 0.5^2)).
+        hidden: width of both players' hidden layers.
+        x_range, n_grid: the grid (default 400 points on [-2, 5]).
+        n_samples: generator samples per frame for the density estimate.
+        seed: seeds the data, the models and the training.
+        progress: show a progress bar.
+
+    Returns:
+        {"x": (M,) grid, "log_p_data": (M,), "frames": list of dicts with "step", "log_p_g" (M,),
+        "d" (M,), "d_star" (M,), "jsd" (float), "z" (Q,) and "g_of_z" (Q,), "history": train_gan's history}.
+    """
+    if not (isinstance(x_range, (tuple, list)) and len(x_range) == 2 and x_range[0] < x_range[1]):
+        raise ValueError(f"x_range must be a pair (low, high) with low < high, got {x_range!r}")
+    x = torch.linspace(float(x_range[0]), float(x_range[1]), v.positive_int(n_grid, "n_grid", minimum=2))
+    log_p_data = normal_log_density(mean, std)(x)
+    data = toy_data(max(20 * batch_size, 5000), mean, std, seed=seed)
+    generator, discriminator = toy_models(1, hidden, seed=seed)
+    z_lines = torch.linspace(-2.0, 2.0, 9)[:, None]
+    frames: list[dict] = []
+
+    @torch.no_grad()
+    def frame(step: int, samples: torch.Tensor) -> None:
+        log_p_g = kde_log_density(samples.reshape(-1), x)
+        d = torch.sigmoid(discriminator(x[:, None].to(_device(discriminator))).reshape(-1)).cpu()
+        g_of_z = generator(z_lines.to(_device(generator))).reshape(-1).cpu()
+        frames.append({"step": step, "log_p_g": log_p_g, "d": d,
+                       "d_star": optimal_discriminator(log_p_data, log_p_g),
+                       "jsd": float(jensen_shannon(log_p_data, log_p_g, x)),
+                       "z": z_lines.reshape(-1), "g_of_z": g_of_z})
+
+    def callback(step, g, d, history):
+        if history["snapshots"] and history["snapshots"][-1][0] == step:
+            was = g.training
+            g.eval()
+            frame(step, history["snapshots"][-1][1])
+            g.train(was)
+
+    with torch.no_grad():
+        generator.eval()
+        # the same fixed noise train_gan draws first for its snapshots
+        first = generator(torch.randn(n_samples, 1, generator=v.generator(seed)))
+    frame(0, first)
+    history = train_gan(generator, discriminator, data, latent_dim=1, steps=steps, k=k, batch_size=batch_size,
+                        lr=lr, generator_loss=generator_loss, snapshot_every=snapshot_every,
+                        n_snapshot=n_samples, callback=callback, seed=seed, progress=progress, device="cpu")
+    return {"x": x, "log_p_data": log_p_data, "frames": frames, "history": history,
+            "generator": generator, "discriminator": discriminator}
+
+
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def bilinear_game(steps: int = 100, lr: float = 0.1, start: tuple[float, float] = (1.0, 1.0),
+                  alternating: bool = False) -> torch.Tensor:
+    """Gradient play on the bilinear game min_x max_y V(x, y) = x y, whose only equilibrium (a saddle
+    point of V) is (0, 0).
+
+    Simultaneous updates, x <- x - lr y and y <- y + lr x, multiply the distance to the equilibrium by
+    sqrt(1 + lr^2) at every step: the players spiral away from the saddle point for any learning rate.
+    Alternating updates (y uses the new x, as Algorithm 1 does) stay on a bounded cycle around it
+    (for lr < 2) but never converge.
+
+    Args:
+        steps: number of updates (default 100).
+        lr: the learning rate of both players (default 0.1).
+        start: the initial (x, y) (default (1, 1)).
+        alternating: update x first, then y with the new x (default False: simultaneous).
+
+    Returns:
+        (steps + 1, 2) float64 tensor of the iterates (x_t, y_t), the start included.
+    """
+    steps = v.positive_int(steps, "steps")
+    lr = v.positive_float(lr, "lr")
+    if not (isinstance(start, (tuple, list)) and len(start) == 2):
+        raise ValueError(f"start must be a pair (x, y), got {start!r}")
+    x, y = float(start[0]), float(start[1])
+    path = [(x, y)]
+    for _ in range(steps):
+        if alternating:
+            x = x - lr * y
+            y = y + lr * x
+        else:
+            x, y = x - lr * y, y + lr * x
+        path.append((x, y))
+    return torch.tensor(path, dtype=torch.float64)
