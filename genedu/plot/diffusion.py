@@ -1,0 +1,171 @@
+"""Figures and animations for diffusion models (chapter 7).
+
+- :func:`schedule_comparison`      alpha_bar_t and the SNR alpha_bar_t / (1 - alpha_bar_t) (log scale) against t
+- :func:`forward_process_2d`       a row of scatter plots of q(x_t | x_0) for several t
+- :func:`forward_process_images`   images noised by q(x_t | x_0): one row per image, one column per t
+- :func:`reverse_animation_2d`     the reverse process of 2D samples as an HTML player (:func:`genedu.plot.animate`)
+- :func:`reverse_animation_images` the reverse process of a batch of images as an HTML player
+- :func:`reverse_strip_images`     a static strip of the same: one row per image, one column per frame
+
+Images are (B, 1, H, W) in [-1, 1] (the diffusion models' range) unless ``value_range`` says otherwise.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from genedu import _validate as v
+from genedu import diffusion as _diffusion
+from genedu.plot.animation import animate
+from genedu.plot.figures import image_grid, scatter
+
+__all__ = ["schedule_comparison", "forward_process_2d", "forward_process_images", "reverse_animation_2d",
+           "reverse_animation_images", "reverse_strip_images"]
+
+
+def _to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    lo, hi = value_range
+    return ((images.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1)
+
+
+def schedule_comparison(schedules: dict, axes=None):
+    """Plot alpha_bar_t (linear scale) and the signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) (log scale)
+    against t / T for each named schedule.
+
+    Args:
+        schedules: {label: genedu.diffusion.Schedule}; axes: two Axes (a new 1x2 figure when None).
+
+    Returns:
+        the two Axes.
+    """
+    if not isinstance(schedules, dict) or not schedules:
+        raise TypeError("schedules must be a non-empty dict {label: Schedule}")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for label, sched in schedules.items():
+        t = np.arange(1, sched.T + 1) / sched.T
+        axes[0].plot(t, sched.alphas_cumprod.numpy(), label=f"{label} (T = {sched.T})")
+        axes[1].plot(t, _diffusion.snr(sched).numpy(), label=label)
+    axes[0].set(xlabel="t / T", ylabel="alpha_bar_t", title="signal variance left, alpha_bar_t")
+    axes[1].set(xlabel="t / T", ylabel="SNR", yscale="log", title="signal-to-noise ratio alpha_bar / (1 - alpha_bar)")
+    axes[0].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return axes
+
+
+def forward_process_2d(x0: torch.Tensor, schedule, ts: Sequence[int], axes=None, seed: int = 0, s: float = 2,
+                       lim: float = 3.5):
+    """Scatter plots of x_t ~ q(x_t | x_0) for each timestep index in ``ts``.
+
+    Args:
+        x0: (N, 2) data; schedule: a genedu.diffusion.Schedule; ts: timestep indices (0 .. T - 1);
+        axes: one Axes per t (a new row when None); seed: for the noise; s: marker size; lim: axis limits.
+
+    Returns:
+        the Axes.
+    """
+    v.float_tensor(x0, "x0", shape=(None, 2))
+    ts = list(ts)
+    if axes is None:
+        _, axes = plt.subplots(1, len(ts), figsize=(2.4 * len(ts), 2.6), sharex=True, sharey=True)
+    g = torch.Generator().manual_seed(seed)
+    for ax, t in zip(np.atleast_1d(axes), ts):
+        noise = torch.randn(x0.shape, generator=g)
+        xt = _diffusion.q_sample(x0, torch.full((len(x0),), int(t)), noise, schedule)
+        scatter(xt, ax=ax, s=s, title=f"t = {int(t) + 1}, alpha_bar = {float(schedule.alphas_cumprod[t]):.2g}")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+        ax.tick_params(labelsize=7)
+    return axes
+
+
+def forward_process_images(x0: torch.Tensor, schedule, ts: Sequence[int], ax=None, seed: int = 0,
+                           value_range: tuple[float, float] = (-1.0, 1.0), title: str | None = None):
+    """A grid of noised images: row i is image i of ``x0``, column j is x_t ~ q(x_t | x_0) at ``ts[j]``.
+
+    Args:
+        x0: (B, 1, H, W) images in ``value_range``; ts: timestep indices; seed: for the noise.
+
+    Returns:
+        the Axes.
+    """
+    v.float_tensor(x0, "x0", ndim=4)
+    ts = list(ts)
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=g)
+    rows = []
+    for img, eps in zip(x0, noise):
+        t = torch.tensor([int(t) for t in ts])
+        rows.append(_diffusion.q_sample(img.expand(len(ts), *img.shape), t, eps.expand(len(ts), *eps.shape), schedule))
+    grid = torch.cat(rows)
+    ax = image_grid(_to_unit(grid, value_range), nrow=len(ts), ax=ax, title=title)
+    return ax
+
+
+def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Tensor | None = None, lim: float = 3.5,
+                         title: str = "reverse process", interval: int = 200, dpi: int = 70, size: float = 3.6):
+    """The reverse process of 2D samples as a self-contained HTML player, one frame per recorded state.
+
+    Args:
+        xs: (F, N, 2) states (e.g. from ``ddpm_sample(..., frames=F - 1)``); ts: (F,) their timesteps (T = pure
+            noise, 0 = samples); reference: optional (M, 2) data shown in grey behind the last frame.
+
+    Returns:
+        an ``IPython.display.HTML`` player.
+    """
+    v.float_tensor(xs, "xs", shape=(None, None, 2))
+    fig, ax = plt.subplots(figsize=(size, size))
+
+    def draw(i):
+        ax.clear()
+        if reference is not None and i == len(xs) - 1:
+            ax.scatter(reference[:, 0], reference[:, 1], s=2, color="0.75", label="data")
+        ax.scatter(xs[i][:, 0], xs[i][:, 1], s=2, alpha=0.6, color="tab:blue")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=f"{title}: t = {int(ts[i])}")
+        ax.tick_params(labelsize=7)
+
+    return animate(fig, draw, len(xs), interval=interval, dpi=dpi)
+
+
+def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, title: str = "reverse process",
+                             value_range: tuple[float, float] = (-1.0, 1.0), interval: int = 200, dpi: int = 70,
+                             size: tuple[float, float] = (4.8, 2.8)):
+    """The reverse process of a batch of images as an HTML player: each frame is the grid of x_t.
+
+    Args:
+        xs: (F, B, 1, H, W) states; ts: (F,) their timesteps; nrow: images per row.
+
+    Returns:
+        an ``IPython.display.HTML`` player.
+    """
+    v.float_tensor(xs, "xs", ndim=5)
+    fig, ax = plt.subplots(figsize=size)
+
+    def draw(i):
+        ax.clear()
+        image_grid(_to_unit(xs[i], value_range), nrow=nrow, ax=ax, title=f"{title}: t = {int(ts[i])}")
+
+    return animate(fig, draw, len(xs), interval=interval, dpi=dpi)
+
+
+def reverse_strip_images(xs: torch.Tensor, ts: torch.Tensor, n_images: int = 6, n_frames: int = 10, ax=None,
+                         value_range: tuple[float, float] = (-1.0, 1.0), title: str | None = None):
+    """A static strip of the reverse process: row i follows image i from noise (left) to sample (right).
+
+    Args:
+        xs: (F, B, 1, H, W) states; ts: (F,) timesteps; n_images, n_frames: how many rows and columns.
+
+    Returns:
+        the Axes.
+    """
+    v.float_tensor(xs, "xs", ndim=5)
+    n_images = min(v.positive_int(n_images, "n_images"), xs.shape[1])
+    n_frames = min(v.positive_int(n_frames, "n_frames", minimum=2), len(xs))
+    idx = np.linspace(0, len(xs) - 1, n_frames).round().astype(int)
+    grid = xs[idx][:, :n_images].transpose(0, 1).reshape(-1, *xs.shape[2:])
+    if title is None:
+        title = "t = " + ", ".join(str(int(ts[i])) for i in idx)
+    return image_grid(_to_unit(grid, value_range), nrow=n_frames, ax=ax, title=title)
