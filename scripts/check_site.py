@@ -7,7 +7,8 @@ Solution-only lines are the lines between ``### BEGIN SOLUTION`` / ``### END SOL
 ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` in solutions/*/*.ipynb (the markers alone
 are not evidence: the instructor guide names them). A line is not evidence when it is short
 (under 16 characters, ``return x``) or when it also stands somewhere students and readers see
-anyway: a released notebook or a book page's source (``with torch.no_grad():``).
+anyway, as a line or inside one: a released notebook (an exercise statement that names
+``d_optimizer.zero_grad()``) or a book page's source (``with torch.no_grad():``).
 """
 from __future__ import annotations
 
@@ -24,14 +25,14 @@ from course import ROOT, assignments  # noqa: E402
 BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
-def visible_lines() -> set[str]:
-    """Every line of the released notebooks and of the book's page sources."""
-    lines = set()
+def visible_text() -> str:
+    """The released notebooks and the book's page sources, one line after another (stripped)."""
+    parts = []
     for path in [*(ROOT / "notebooks").glob("*/*.ipynb"), *(ROOT / "book").glob("*.md")]:
         text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells) if path.suffix == ".ipynb" \
             else path.read_text()
-        lines.update(line.strip() for line in text.splitlines())
-    return lines
+        parts += [line.strip() for line in text.splitlines()]
+    return "\n".join(parts)
 
 
 def solution_lines() -> set[str]:
@@ -42,7 +43,8 @@ def solution_lines() -> set[str]:
         for cell in nb.cells:
             for _, block in BLOCK.findall(cell.source):
                 lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 16)
-    return lines - visible_lines()
+    visible = visible_text()
+    return {line for line in lines if line not in visible}
 
 
 def leaks(site: Path) -> list[str]:

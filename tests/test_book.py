@@ -42,3 +42,73 @@ def test_site_check_finds_a_leaked_solution(tmp_path):
     assert leaks(tmp_path) == []
     (tmp_path / "leaky.html").write_text(f"<pre><span>{lines[0]}</span></pre>")
     assert leaks(tmp_path) == [f"leaky.html: {lines[0]}"]
+
+
+def chapter_pages() -> list[str]:
+    return [p for p in toc_pages() if p.startswith("book/ch")]
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_follows_the_template(page):
+    """Every chapter has the parts CONTRIBUTING.md asks for, in order: learning goals, narrative,
+    summary, a Try it box that downloads and launches the exercise notebook, references."""
+    text = (ROOT / f"{page}.md").read_text()
+    name = page.removeprefix("book/")
+    parts = [":::{admonition} Learning goals", "\n## Summary\n", "\n## Try it\n", "\n## References\n",
+             "```{footbibliography}"]
+    positions = [text.find(part) for part in parts]
+    assert all(p >= 0 for p in positions), f"{page}: missing {[x for x, p in zip(parts, positions) if p < 0]}"
+    assert positions == sorted(positions), f"{page}: the parts are not in the order {parts}"
+    try_it = text[positions[2]:positions[3]]
+    notebook = f"notebooks/{name}/{name}.ipynb"
+    assert f"<../{notebook}>`" in try_it, f"{page}: Try it has no {{download}} link to ../{notebook}"
+    assert f"{{launch}}`{notebook}`" in try_it, f"{page}: Try it has no {{launch}}`{notebook}`"
+    assert (ROOT / notebook).exists(), f"{notebook} does not exist: run scripts/release.py {name}"
+
+
+@pytest.mark.parametrize("page", chapter_pages())
+def test_chapter_page_needs_no_kernel_and_no_cdn(page):
+    """Widgets need a live kernel and load their JavaScript from a CDN: pages use the animated
+    counterparts (genedu.widgets.latent_walk, ..., genedu.plot.animate), and train without tqdm bars."""
+    text = (ROOT / f"{page}.md").read_text()
+    for explorer in ("latent_explorer(", "interpolation_explorer(", "interact(", "interactive("):
+        assert explorer not in text.replace(f"`{explorer}", "").replace(f"`widgets.{explorer}", ""), \
+            f"{page} displays an ipywidgets explorer ({explorer}); show its animated counterpart"
+    for call in ("progress=True",):
+        assert call not in text, f"{page}: {call} puts a tqdm widget (CDN JavaScript) in the page"
+
+
+def test_intro_lists_every_chapter_in_the_toc():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for page in chapter_pages():
+        assert f"]({page.removeprefix('book/')}.md)" in intro, f"book/intro.md does not link {page}"
+
+
+def test_repository_url_is_set_only_in_config():
+    """The launch links and buttons derive from _config.yml's repository.url; pages must not repeat it."""
+    import re
+
+    url = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(), re.M).group(1)
+    for path in [*(ROOT / "book").glob("*.md"), ROOT / "_toc.yml"]:
+        assert url not in path.read_text(), f"{path.name} repeats the repository URL; use {{launch}} or {{install}}"
+
+
+def test_widget_counterparts_are_self_contained_players():
+    """The book's counterparts of the notebook explorers: an HTML player with one frame per point
+    of the path (or value of t), no link to another host."""
+    import torch
+
+    from genedu import widgets
+
+    decode = lambda z: torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 8, 8))  # noqa: E731
+    walk = widgets.latent_walk(decode, widgets.figure_eight(5), torch.randn(20, 2), torch.arange(20) % 10).data
+    assert walk.count("frames[") >= 5 and "http" not in walk.replace("http://www.w3.org", "")
+    interp = widgets.interpolation_walk(decode, torch.zeros(2), torch.ones(2), frames=4,
+                                        x_start=torch.zeros(1, 8, 8), x_end=torch.ones(1, 8, 8)).data
+    assert interp.count("frames[") >= 4 and "https://" not in interp
+    path = widgets.figure_eight(8, center=(1.0, -1.0), radius=(2.0, 0.5))
+    assert path.shape == (8, 2) and torch.allclose(path.mean(0), torch.tensor([1.0, -1.0]), atol=1e-6)
+    with pytest.raises(ValueError, match="path"):
+        widgets.latent_walk(decode, torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="x_start and x_end"):
+        widgets.interpolation_walk(decode, torch.zeros(2), torch.ones(2), x_start=torch.zeros(1, 8, 8))

@@ -23,11 +23,12 @@ from genedu import _validate as v
 
 __all__ = ["animate"]
 
-# matplotlib's player links Font Awesome 4 from a CDN for its button icons; use plain symbols instead.
+# matplotlib's player links Font Awesome 4 from a CDN for its button icons; use geometric shapes instead
+# (U+25xx: every common font has them, unlike the media symbols U+23Ex).
 _CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">')
-_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u23f4\u23f4",
-          "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
-          "fa fa-step-forward": "\u23f5\u23f5", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+"}
+_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "|\u25c0\u25c0", "fa fa-step-backward": "|\u25c0",
+          "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u25ae\u25ae", "fa fa-play": "\u25b6",
+          "fa fa-step-forward": "\u25b6|", "fa fa-fast-forward": "\u25b6\u25b6|", "fa fa-plus": "+"}
 
 
 def _self_contained(html: str) -> str:
