@@ -9,7 +9,12 @@ One module per concept; later chapters build on earlier ones:
 - ``genedu.models``   autoencoders and VAEs (chapters 2-3)
 - ``genedu.losses``   reconstruction losses, Gaussian KL, ELBO, IWAE (chapters 2-3)
 - ``genedu.train``    the training loop every chapter reuses
-- ``genedu.plot``     scatter/density plots, image grids, latent-space views
+- ``genedu.gan``      GAN losses, one update of each player, Algorithm 1 (``train_gan``) (chapters 4-6)
+- ``genedu.gan_toy``  the 1D game: optimal discriminator, value at the optimum, JSD, bilinear game (chapter 4)
+- ``genedu.diffusion`` noise schedules, q(x_t | x_0), the simple loss, DDPM and DDIM samplers (chapter 7)
+- ``genedu.denoisers`` noise-prediction networks: an MLP with a sinusoidal time embedding, a small U-Net (chapter 7)
+- ``genedu.metrics``  distances between sample sets: MMD^2, sliced Wasserstein (chapters 6-7)
+- ``genedu.plot``     figures and animations: 2D densities, image grids, latent views, GAN and diffusion views
 - ``genedu.widgets``  ipywidgets explorers (not imported here)
 - ``genedu.checks``   the exercise checks used by the notebooks (not imported here)
 
@@ -63,6 +68,9 @@ def seed_everything(seed: int) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)
 
 
-from genedu import data, density, losses, models, pca, plot, train  # noqa: E402  (after the helpers they use)
+from genedu import (  # noqa: E402  (after the helpers they use)
+    data, denoisers, density, diffusion, gan, gan_toy, losses, metrics, models, pca, plot, train,
+)
 
-__all__ += ["data", "density", "losses", "models", "pca", "plot", "train"]
+__all__ += ["data", "density", "pca", "models", "losses", "train", "gan", "gan_toy", "diffusion", "denoisers",
+            "metrics", "plot"]

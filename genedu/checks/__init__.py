@@ -33,6 +33,22 @@ from genedu.checks.ch03 import (
     check_sample_prior,
     check_vae_forward,
 )
+from genedu.checks.ch04 import (
+    check_discriminator_loss,
+    check_gan_training_iteration,
+    check_generator_loss_nonsaturating,
+    check_generator_loss_saturating,
+    check_optimal_discriminator,
+    check_value_at_optimum,
+)
+from genedu.checks.ch07 import (
+    check_cosine_beta_schedule,
+    check_ddim_sample,
+    check_ddpm_sample,
+    check_diffusion_loss,
+    check_q_sample,
+    check_reverse_step,
+)
 
 __all__ = [
     "CheckFailed",
@@ -45,4 +61,10 @@ __all__ = [
     # chapter 3
     "check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae_forward",
     "check_sample_prior", "check_iwae_bound",
+    # chapter 4
+    "check_discriminator_loss", "check_generator_loss_saturating", "check_generator_loss_nonsaturating",
+    "check_optimal_discriminator", "check_value_at_optimum", "check_gan_training_iteration",
+    # chapter 7
+    "check_cosine_beta_schedule", "check_q_sample", "check_diffusion_loss", "check_reverse_step",
+    "check_ddpm_sample", "check_ddim_sample",
 ]

@@ -1,0 +1,375 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# # Chapter 4 exercises: the GAN minimax game
+#
+# A generative adversarial network is a game between a **generator** $G$, which maps noise
+# $z \sim p_z$ to samples $G(z)$, and a **discriminator** $D$, which outputs the probability
+# $D(x)$ that $x$ is real. They play the minimax game (Goodfellow et al., 2014)
+#
+# $$\min_G \max_D V(D, G), \qquad V(D, G) = \mathbb E_{x \sim p_{data}}[\log D(x)] + \mathbb E_{z \sim p_z}[\log(1 - D(G(z)))].$$
+#
+# In this notebook you write the losses of the game, the optimal discriminator and the value of the
+# game at that optimum, and one iteration of Goodfellow et al.'s Algorithm 1; then you train the
+# 1D game with your own iteration. Six functions (14 points in all):
+#
+# | # | function | points |
+# |---|---|---|
+# | 1 | `discriminator_loss`: $-V(D, G)$ on a minibatch, from logits | 2 |
+# | 2 | `generator_loss_saturating`: the minimax generator loss | 1 |
+# | 3 | `generator_loss_nonsaturating`: the non-saturating generator loss | 2 |
+# | 4 | `optimal_discriminator`: $D^*(x)$ on a grid | 2 |
+# | 5 | `value_at_optimum`: $V(G, D^*)$, compared with the Jensen-Shannon divergence | 3 |
+# | 6 | `gan_training_iteration`: one iteration of Algorithm 1 | 4 |
+#
+# Each exercise has a **self-check** cell: run it after your answer. It prints one line when
+# your function is right and otherwise tells you what looks wrong. The grader runs the same
+# check again with other random inputs and shapes, so make the function general rather than
+# fitting the example. Write your answers with `torch` operations; calling `genedu`'s own
+# implementation of the function you are asked to write gets no marks.
+#
+# The chapter page of the book explains the ideas; read it first.
+
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# Setup (read-only). Checks that the course library is installed, in the version this notebook expects.
+COURSE_GENEDU_VERSION = "0.1.0"
+try:
+    import genedu
+except ImportError:
+    raise ImportError("The course library genedu is not installed. In a terminal, in the course folder, run:\n"
+                      "    python -m pip install -r requirements.txt\nthen restart the kernel.") from None
+if genedu.__version__ != COURSE_GENEDU_VERSION:
+    raise ImportError(f"This notebook expects genedu {COURSE_GENEDU_VERSION}, but {genedu.__version__} is installed. "
+                      "In the course folder run:\n    git pull && python -m pip install -r requirements.txt\n"
+                      "then restart the kernel.")
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from genedu import gan, gan_toy
+from genedu.checks.ch04 import (check_discriminator_loss, check_gan_training_iteration,
+                                check_generator_loss_nonsaturating, check_generator_loss_saturating,
+                                check_optimal_discriminator, check_value_at_optimum)
+from genedu.plot.gan import game_1d_frame
+
+# These small models train fastest on one CPU thread; several threads per notebook fight over the
+# cores (and slow down many times over) when other jobs, or a class being graded, share the machine.
+torch.set_num_threads(1)
+genedu.seed_everything(0)
+print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.device()}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 1: the discriminator loss (2 points)
+#
+# Networks output **logits** $\ell$, and $D(x) = \mathrm{sigmoid}(\ell(x))$. The discriminator
+# maximises $V(D, G)$, so the loss it minimises is $-V(D, G)$, estimated on a real minibatch
+# $x_1, \dots, x_m$ and a fake one $G(z_1), \dots, G(z_n)$:
+#
+# $$\mathcal L_D = -\frac1m \sum_{i=1}^m \log D(x_i) - \frac1n \sum_{j=1}^n \log\big(1 - D(G(z_j))\big).$$
+#
+# Computed literally, `torch.log(torch.sigmoid(l))` is `-inf` once `sigmoid(l)` underflows to 0
+# (for $\ell \approx -100$ in float32). Use the stable forms instead:
+#
+# $$\log \mathrm{sigmoid}(\ell) = -\mathrm{softplus}(-\ell), \qquad \log\big(1 - \mathrm{sigmoid}(\ell)\big) = -\mathrm{softplus}(\ell),$$
+#
+# with `F.softplus` (or `F.logsigmoid`, or `F.binary_cross_entropy_with_logits`).
+# Write `discriminator_loss(real_logits, fake_logits)` for logits of shape `(m,)` and `(n,)` (the two
+# batches may differ in size; logits of shape `(m, 1)` should work too) returning a scalar tensor.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def discriminator_loss(real_logits, fake_logits):
+    """-V(D, G) on a minibatch: -mean log D(x) - mean log(1 - D(G(z))), from logits; -> scalar."""
+    ### BEGIN SOLUTION
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 1 (the grader runs more tests)
+check_discriminator_loss(discriminator_loss)
+### BEGIN HIDDEN TESTS
+check_discriminator_loss(discriminator_loss, seed=101, batch=5, fake_batch=50)
+check_discriminator_loss(discriminator_loss, seed=102, batch=64, fake_batch=64)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 2: the minimax generator loss (1 point)
+#
+# The generator minimises $V(D, G)$; only the second term depends on it. Its minibatch loss is
+#
+# $$\mathcal L_G^{\text{sat}} = \frac1n \sum_{j=1}^n \log\big(1 - D(G(z_j))\big).$$
+#
+# Write `generator_loss_saturating(fake_logits)` (logits of the fakes, shape `(n,)`) returning this
+# scalar, stable for large logits.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def generator_loss_saturating(fake_logits):
+    """mean log(1 - D(G(z))) from the logits of the fakes (to minimise); -> scalar."""
+    ### BEGIN SOLUTION
+    return -F.softplus(fake_logits).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 2 (the grader runs more tests)
+check_generator_loss_saturating(generator_loss_saturating)
+### BEGIN HIDDEN TESTS
+check_generator_loss_saturating(generator_loss_saturating, seed=201, batch=3)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 3: the non-saturating generator loss (2 points)
+#
+# Early in training the discriminator rejects the fakes easily, $D(G(z)) \approx 0$, where
+# $\log(1 - D)$ is flat: its gradient with respect to the logit is $-D(G(z)) \approx 0$, and the
+# generator barely learns. Goodfellow et al. suggest training $G$ to maximise $\log D(G(z))$ instead,
+# the same fixed point with strong gradients early on:
+#
+# $$\mathcal L_G^{\text{ns}} = -\frac1n \sum_{j=1}^n \log D(G(z_j)).$$
+#
+# Write `generator_loss_nonsaturating(fake_logits)` returning this scalar, stable for large logits.
+
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def generator_loss_nonsaturating(fake_logits):
+    """-mean log D(G(z)) from the logits of the fakes; -> scalar."""
+    ### BEGIN SOLUTION
+    return F.softplus(-fake_logits).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 3 (the grader runs more tests)
+check_generator_loss_nonsaturating(generator_loss_nonsaturating)
+### BEGIN HIDDEN TESTS
+check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed=301, batch=100)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: where do the two losses give the generator a gradient?
+#
+# Autograd gives the gradient of each loss with respect to the logit of one fake example that the
+# discriminator rejects with $D(G(z)) = 0.001$, and of one it is fooled by, $D(G(z)) = 0.9$.
+
+# %%
+for d in (0.001, 0.5, 0.9):
+    logit = torch.logit(torch.tensor([d])).requires_grad_(True)
+    (g_sat,) = torch.autograd.grad(generator_loss_saturating(logit), logit)
+    (g_ns,) = torch.autograd.grad(generator_loss_nonsaturating(logit), logit)
+    print(f"D(G(z)) = {d:5.3f}: d/dlogit  saturating {g_sat.item():+.4f}   non-saturating {g_ns.item():+.4f}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 4: the optimal discriminator (2 points)
+#
+# For a fixed generator with density $p_g$, the discriminator that maximises $V(D, G)$ is
+# (Goodfellow et al., Proposition 1)
+#
+# $$D^*(x) = \frac{p_{data}(x)}{p_{data}(x) + p_g(x)}.$$
+#
+# Write `optimal_discriminator(log_p_data, log_p_g)` that takes the two **log**-densities evaluated on
+# a grid of points, tensors of shape `(M,)`, and returns $D^*$ on that grid, shape `(M,)`. Far from
+# the data both densities underflow to 0 in float32, and `0 / (0 + 0)` is `nan`; the check's grid goes
+# there. Divide the numerator and the denominator by $p_g$ to write $D^*$ as a function of
+# $\log p_{data} - \log p_g$ alone, which stays exact.
+
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def optimal_discriminator(log_p_data, log_p_g):
+    """D*(x) = p_data / (p_data + p_g) from log-densities on a grid; (M,), (M,) -> (M,)."""
+    ### BEGIN SOLUTION
+    return torch.sigmoid(log_p_data - log_p_g)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 4 (the grader runs more tests)
+check_optimal_discriminator(optimal_discriminator)
+### BEGIN HIDDEN TESTS
+check_optimal_discriminator(optimal_discriminator, seed=401, n_grid=97)
+check_optimal_discriminator(optimal_discriminator, seed=402, n_grid=1000)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: $D^*$ for two known densities
+#
+# $p_{data} = \mathcal N(2, 0.5^2)$ and a generator whose samples follow $p_g = \mathcal N(0, 1)$.
+# Where only the data have mass $D^* = 1$, where only the generator has mass $D^* = 0$, and
+# where both are equal $D^* = 1/2$.
+
+# %%
+x = torch.linspace(-4, 5, 500)
+log_p_data, log_p_g = gan_toy.normal_log_density(2.0, 0.5)(x), gan_toy.normal_log_density(0.0, 1.0)(x)
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(x, log_p_data.exp(), "k--", label="$p_{data}$")
+ax.plot(x, log_p_g.exp(), color="tab:green", label="$p_g$")
+ax.plot(x, optimal_discriminator(log_p_data, log_p_g), color="tab:blue", label="your $D^*$")
+ax.legend();
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 5: the value at the optimum and the Jensen-Shannon divergence (3 points)
+#
+# With the optimal discriminator plugged in, the value of the game becomes a function of $p_g$ alone
+# (Goodfellow et al., Theorem 1):
+#
+# $$V(G, D^*) = \int p_{data}(x) \log D^*(x)\, dx + \int p_g(x) \log\big(1 - D^*(x)\big)\, dx = -\log 4 + 2\, \mathrm{JSD}(p_{data} \,\|\, p_g).$$
+#
+# Write `value_at_optimum(log_p_data, log_p_g, x)` that computes the integrals on the 1-D grid `x`
+# (shape `(M,)`, increasing) from the log-densities on that grid, e.g. with the trapezoidal rule
+# `torch.trapezoid(f, x)`. Two numerical points:
+#
+# - far from the data $D^*$ rounds to exactly 0 or 1 while the other density is still positive, so
+#   `torch.log(1 - d_star)` is `-inf` there: compute the logs from the log-densities,
+#   $\log D^* = \log \mathrm{sigmoid}(\log p_{data} - \log p_g)$ = `F.logsigmoid(log_p_data - log_p_g)`
+#   and $\log(1 - D^*)$ = `F.logsigmoid(log_p_g - log_p_data)`;
+# - where a density is 0 (a log-density of `-inf`, e.g. outside the support of a uniform density),
+#   the term $p \log D^*$ is $0 \log 0 = 0$, but torch computes `0 * (-inf)` as `nan`: keep only the
+#   points where the density is positive, `torch.where(p > 0, p * log_d, 0.0)`.
+#
+# Do not call genedu's `value_at_optimum`, `gan_value` or `jensen_shannon`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def value_at_optimum(log_p_data, log_p_g, x):
+    """V(G, D*) = int p_data log D* + p_g log(1 - D*) dx on the grid x; (M,), (M,), (M,) -> scalar."""
+    ### BEGIN SOLUTION
+    p_data, p_g = log_p_data.exp(), log_p_g.exp()
+    log_d = F.logsigmoid(log_p_data - log_p_g)            # log D*
+    log_1md = F.logsigmoid(log_p_g - log_p_data)          # log(1 - D*)
+    integrand = torch.where(p_data > 0, p_data * log_d, 0.0) + torch.where(p_g > 0, p_g * log_1md, 0.0)
+    return torch.trapezoid(integrand, x)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 5 (the grader runs more tests)
+check_value_at_optimum(value_at_optimum)
+### BEGIN HIDDEN TESTS
+check_value_at_optimum(value_at_optimum, seed=501, n_grid=1501)
+check_value_at_optimum(value_at_optimum, disjoint=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: the value falls to $-\log 4$ as $p_g$ reaches $p_{data}$
+#
+# Slide a Gaussian $p_g = \mathcal N(\mu_g, 0.5^2)$ towards $p_{data} = \mathcal N(2, 0.5^2)$. Your
+# $V(G, D^*)$ and genedu's $-\log 4 + 2\,\mathrm{JSD}$ should agree, and reach $-\log 4 \approx -1.386$
+# only at $\mu_g = 2$. Far apart, the JSD saturates at $\log 2$ and $V(G, D^*)$ at 0: the value no
+# longer tells how far apart the distributions are.
+
+# %%
+x = torch.linspace(-8, 10, 4000, dtype=torch.float64)
+log_p_data = gan_toy.normal_log_density(2.0, 0.5)(x)
+for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
+    log_p_g = gan_toy.normal_log_density(mu_g, 0.5)(x)
+    jsd = gan_toy.jensen_shannon(log_p_data, log_p_g, x)
+    print(f"mu_g = {mu_g:4.1f}:  V(G, D*) = {value_at_optimum(log_p_data, log_p_g, x):+.4f}   "
+          f"-log 4 + 2 JSD = {-math.log(4) + 2 * jsd:+.4f}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 6: one iteration of Algorithm 1 (4 points)
+#
+# Goodfellow et al. train the two players by alternating stochastic gradient steps: $k$ steps on the
+# discriminator, then one on the generator. Write one iteration with $k = 1$,
+# `gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g)`, that
+# returns the two losses `(d_loss, g_loss)` as Python floats (`.item()`):
+#
+# 1. **discriminator step**: generate fakes from the noise `z_d` **without gradient for the generator**
+#    (under `torch.no_grad()`, or `.detach()` them), compute `d_loss` with
+#    `gan.discriminator_loss(discriminator(x), discriminator(fake))`, zero the discriminator's
+#    gradients (`d_optimizer.zero_grad()`), backpropagate and `d_optimizer.step()`;
+# 2. **generator step**: with the *updated* discriminator, compute
+#    `g_loss = gan.generator_loss_nonsaturating(discriminator(generator(z_g)))` on the fresh noise `z_g`,
+#    zero the generator's gradients, backpropagate and `g_optimizer.step()`.
+#
+# The D step must leave the generator unchanged and the G step the discriminator unchanged; the
+# optimizers may hold gradients left over from a previous iteration. Use genedu's losses (given
+# above), not yours, so that a mistake in exercises 1-3 does not cost you here too; calling
+# `gan.discriminator_step`, `gan.generator_step` or `gan.train_gan` gets no marks.
+
+# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g):
+    """One iteration of Algorithm 1 (k = 1): a D step on x and G(z_d), then a G step on z_g; -> (d_loss, g_loss)."""
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        fake = generator(z_d)
+    d_loss = gan.discriminator_loss(discriminator(x), discriminator(fake))
+    d_optimizer.zero_grad()
+    d_loss.backward()
+    d_optimizer.step()
+
+    g_loss = gan.generator_loss_nonsaturating(discriminator(generator(z_g)))
+    g_optimizer.zero_grad()
+    g_loss.backward()
+    g_optimizer.step()
+    return d_loss.item(), g_loss.item()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 6 (the grader runs more tests)
+check_gan_training_iteration(gan_training_iteration)
+### BEGIN HIDDEN TESTS
+check_gan_training_iteration(gan_training_iteration, seed=601, optimizer="adam", lr=0.01, batch=9, latent_dim=3, dim=1)
+check_gan_training_iteration(gan_training_iteration, seed=602, batch=32, latent_dim=1, dim=3)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: the 1D game, trained with your iteration
+#
+# The data are $\mathcal N(2, 0.5^2)$, the noise $z \sim \mathcal N(0, 1)$ in one dimension, and both
+# players small MLPs (`gan_toy.toy_models`). 1,000 iterations of your function with Adam take a few
+# seconds. The figure shows what Goodfellow et al.'s Figure 1 shows: $p_{data}$ (dashed), $p_g$
+# (a density estimate of 2,000 generator samples), $D(x)$ (dotted) and, for comparison, the optimal
+# $D^*$ for the current $p_g$; below, arrows map a few values of $z$ to $x = G(z)$. The JSD does not
+# settle at 0: it keeps fluctuating (roughly between 0.02 and 0.2 from one hundred steps to the next)
+# as the players circle around the equilibrium. Run the cell again to train further, or try the
+# saturating loss, another learning rate, or several discriminator steps per iteration.
+
+# %%
+generator, discriminator = gan_toy.toy_models(seed=1)
+g_optimizer = torch.optim.Adam(generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+data = gan_toy.toy_data(5000, seed=0)
+rng = torch.Generator().manual_seed(1)
+steps_done = 0
+
+# %%
+for step in tqdm(range(1000), desc="1D game"):
+    x_batch = data[torch.randint(len(data), (128,), generator=rng)]
+    d_loss, g_loss = gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x_batch,
+                                            torch.randn(128, 1, generator=rng), torch.randn(128, 1, generator=rng))
+steps_done += 1000
+
+# one frame in the format of gan_toy.game_1d, drawn by genedu.plot.gan.game_1d_frame
+grid = torch.linspace(-2, 5, 400)
+with torch.no_grad():
+    samples = generator(torch.randn(2000, 1, generator=rng)).reshape(-1)
+    log_p_g = gan_toy.kde_log_density(samples, grid)
+    log_p_data = gan_toy.normal_log_density(2.0, 0.5)(grid)
+    z = torch.linspace(-2, 2, 9)
+    frame = {"step": steps_done, "log_p_g": log_p_g, "d": torch.sigmoid(discriminator(grid[:, None])).reshape(-1),
+             "d_star": gan_toy.optimal_discriminator(log_p_data, log_p_g),
+             "jsd": float(gan_toy.jensen_shannon(log_p_data, log_p_g, grid)),
+             "z": z, "g_of_z": generator(z[:, None]).reshape(-1)}
+print(f"last losses: d_loss {d_loss:.3f} (log 4 = {math.log(4):.3f}), g_loss {g_loss:.3f} (log 2 = {math.log(2):.3f})")
+game_1d_frame({"x": grid, "log_p_data": log_p_data, "frames": [frame]});
+
+# %% [markdown]
+# ## To think about (not graded)
+#
+# 1. At the global optimum $p_g = p_{data}$, what does $D^*$ equal everywhere, and what are the values
+#    of the discriminator loss and of the two generator losses there?
+# 2. $V(G, D^*)$ stops changing once $p_g$ and $p_{data}$ no longer overlap (exercise 5's try-it). What
+#    does that mean for a generator trained against a near-optimal discriminator, and which
+#    remedy of chapter 6 changes the divergence?
+# 3. Algorithm 1 updates the players in turn. What happens on the bilinear game $\min_x \max_y xy$
+#    with simultaneous updates (the book's figure), and with alternating ones?
