@@ -4,6 +4,7 @@
 #                    in _build/screenshots)
 #   make test        run the test suite (library, checks, grader self-tests, book pages)
 #   make release     regenerate notebooks/ from solutions/ after editing an assignment
+#   make grade A=ch03_vae   autograde every submission in submitted/ (parallel, sandboxed) and write the feedback
 #   make benchmark   time every page and a whole book build from a cold cache, and autograding (minutes;
 #                    run it on a quiet machine); writes the table the book's Build status page shows
 #   make book-clean  remove the build and its execution cache (for a cold build)
@@ -11,7 +12,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: book test release book-clean env benchmark
+.PHONY: book test release book-clean env benchmark grade
 
 env: $(VENV)/.installed
 
@@ -37,3 +38,7 @@ book-clean:
 
 benchmark: env
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/benchmark.py --build
+
+grade: env
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/grade.py autograde $(A)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_feedback $(A) --force

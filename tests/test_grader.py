@@ -9,17 +9,29 @@ For each assignment, one batch of submissions is autograded:
   exercise's points lost. The wrong answer is the one written in ``solutions/<name>/wrong_answers.py``
   (a dict ``WRONG_ANSWERS = {grade_id: source}``, for answers a generic change cannot break, such as
   one that builds or trains a model); otherwise the solution with its function's floating-point
-  outputs scaled by 1.1 and shifted by 0.1.
+  outputs scaled by 1.1 and shifted by 0.1;
+- the cheap cases of the hostile corpus (scripts/hostile.py), for every chapter: an answer that calls
+  genedu's reference, one that rebinds the check, one that patches torch.allclose (and, where the
+  corpus has one, a reference reached through a model's method) -> the attacked exercise's cell
+  scores 0, the others keep their marks (the full corpus: test_grader_hostile.py).
+
+The batch is graded the way an instructor grades a class: scripts/grade.py (parallel over the cores,
+each kernel in the sandbox, the static guard on).
 """
 from __future__ import annotations
 
 import re
 import shutil
 
+import grade
+import hostile
 import nbformat
 import pytest
 from conftest import ROOT, assignments, run_nbgrader
 from course import fill_answers, solved_answers
+
+# the hostile cases every chapter's batch includes (cheap: no timeout, no dead kernel)
+CHEAP_CASES = ("calls-reference", "patches-check", "patches-allclose", "disguised-reference")
 
 # Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
 BREAK_ANSWER = '''
@@ -97,7 +109,10 @@ def graded(request, tmp_path_factory):
         path = course / "submitted" / student / name / f"{name}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
-    result = run_nbgrader(["autograde", name, "--create", "--force"], course, check=False)
+    cheap = [c for c in hostile.corpus(name, release, source) if c.student in CHEAP_CASES]
+    hostile.write(course, name, cheap)
+    students.update({c.student: None for c in cheap})
+    grade.autograde(course, name, quiet=True)
 
     from nbgrader.api import Gradebook
     scores = {}
@@ -106,8 +121,9 @@ def graded(request, tmp_path_factory):
         for student in students:
             nb = gb.find_submission_notebook(name, name, student)
             scores[student] = {g.name: (g.score, g.max_score) for g in nb.grades}
+    log = (course / ".nbgrader.log").read_text() if (course / ".nbgrader.log").exists() else ""
     return dict(name=name, course=course, scores=scores, max_score=max_score, tested_by=tested_by,
-                log=result.stdout + result.stderr)
+                log=log, cheap=cheap)
 
 
 def total(cells: dict) -> float:
@@ -131,6 +147,18 @@ def test_one_wrong_answer_loses_exactly_its_points(graded):
         scores = graded["scores"][f"wrong-{answer}"]
         lost = {gid for gid, (score, max_score) in scores.items() if score != max_score}
         assert lost == {test_cell}, f"breaking {answer} cost the cells {lost}, expected only {test_cell}"
+
+
+def test_cheating_gets_no_marks(graded):
+    """Calling the reference, rebinding the check, patching torch.allclose: the attacked cell scores
+    0 (the guard refuses the cell, or the check's run-time hook refuses the call), the rest is kept."""
+    assert graded["cheap"], "no hostile case applies to this assignment"
+    for case in graded["cheap"]:
+        cells = graded["scores"][case.student]
+        for gid in case.zero:
+            assert cells[gid][0] == 0, f"{case.student}: {gid} scored {cells[gid][0]} ({case.what})"
+        for gid in case.full:
+            assert cells[gid][0] == cells[gid][1], f"{case.student}: {gid} lost marks ({case.what})"
 
 
 def test_every_graded_cell_has_points(graded):

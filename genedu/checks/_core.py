@@ -16,7 +16,11 @@ The helpers here take care of what every check needs:
 The comparison functions are bound when this module is imported, so an answer that later
 replaces ``torch.allclose`` cannot make a comparison pass; checks compute their expected values
 *before* running the answer, so an answer that patches torch while it runs cannot change them.
-(A check runs in the student's own process: full isolation is the grader's job.)
+:func:`call` also fails when, before or after the answer runs, a genedu or torch namespace holds a
+function defined in the notebook (a patched check helper, reference or ``torch.randn``), or when
+the answer removed the profile hook that watches for calls to the reference. (A check runs in the student's own
+process: the grader adds a static inspection of the answers and a sandbox, see
+``genedu/checks/_guard.py`` and ``_sandbox.py``.)
 """
 from __future__ import annotations
 
@@ -33,6 +37,33 @@ _equal = torch.equal
 _isfinite = torch.isfinite
 _abs = torch.abs
 _Tensor = torch.Tensor
+
+
+_vars, _getattr, _isfunction = vars, getattr, inspect.isfunction
+
+
+# torch namespaces whose functions a check calls (to make inputs, to compare): the notebook's own
+# function in one of them means the notebook replaced it.
+_TORCH_SPACES = ("torch", "torch.nn.functional", "torch.testing", "torch.linalg", "torch.distributions",
+                 "torch.special", "torch.random")
+
+
+def _notebook_function(value) -> bool:
+    value = _getattr(value, "func", value)  # functools.partial
+    return _isfunction(value) and value.__module__ == "__main__"
+
+
+def _tampering() -> str | None:
+    """A genedu or torch function that the notebook has replaced by one of its own (a check's
+    helper, a reference, torch.randn, ...), if any."""
+    spaces = [(n, m) for n, m in list(sys.modules.items()) if n == "genedu" or n.startswith("genedu.")]
+    spaces += [(n, sys.modules[n]) for n in _TORCH_SPACES if n in sys.modules]
+    spaces += [("torch.Tensor", _Tensor)]
+    for space, obj in spaces:
+        for attr, value in list(_vars(obj).items()):
+            if _notebook_function(value):
+                return f"`{space}.{attr}` has been replaced by a function of the notebook"
+    return None
 
 
 class CheckFailed(AssertionError):
@@ -82,7 +113,11 @@ def _forbid_calls(reference: Callable | tuple | None, name: str):
     try:
         yield
     finally:
+        removed = sys.getprofile() is not hook
         sys.setprofile(previous)
+        if removed:
+            fail(name, "your answer changed the interpreter's profile hook (sys.setprofile), which the check uses; "
+                       "write the function with torch operations only.")
         if hits:
             ref = hits[0]
             fail(name, f"your answer calls genedu's reference implementation "
@@ -99,6 +134,10 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
     """
     kwargs = kwargs or {}
     references = _references(reference)
+    tampered = _tampering()
+    if tampered:
+        fail(name, f"{tampered}: the check cannot trust its comparisons. "
+                   "Restart the kernel and leave genedu as it is.")
     if not callable(fn):
         fail(name, f"expected a function, got {type(fn).__name__}.")
     for ref in references:
@@ -116,7 +155,12 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
         pass  # builtins without a signature: just try the call
     with _forbid_calls(reference, name):
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            tampered = _tampering()
+            if tampered:
+                fail(name, f"{tampered} while your function ran: the check cannot trust its comparisons. "
+                           "Leave genedu as it is.")
+            return out
         except NotImplementedError:
             fail(name, "not implemented yet: replace the `NotImplementedError` line (and the YOUR CODE HERE comment) "
                        "with your code.")
