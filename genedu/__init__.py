@@ -11,6 +11,8 @@ One module per concept; later chapters build on earlier ones:
 - ``genedu.train``    the training loop every chapter reuses
 - ``genedu.gan``      GAN losses, one update of each player, Algorithm 1 (``train_gan``) (chapters 4-6)
 - ``genedu.gan_toy``  the 1D game: optimal discriminator, value at the optimum, JSD, bilinear game (chapter 4)
+- ``genedu.dcgan``    DCGAN builders, conv size arithmetic, weights_init, the conditional GAN, shipped checkpoints (chapter 5)
+- ``genedu.classifier`` a digit CNN that scores generated digits (chapter 5)
 - ``genedu.diffusion`` noise schedules, q(x_t | x_0), the simple loss, DDPM and DDIM samplers (chapter 7)
 - ``genedu.denoisers`` noise-prediction networks: an MLP with a sinusoidal time embedding, a small U-Net (chapter 7)
 - ``genedu.metrics``  distances between sample sets: MMD^2, sliced Wasserstein (chapters 6-7)
@@ -69,8 +71,8 @@ def seed_everything(seed: int) -> None:
 
 
 from genedu import (  # noqa: E402  (after the helpers they use)
-    data, denoisers, density, diffusion, gan, gan_toy, losses, metrics, models, pca, plot, train,
+    classifier, data, dcgan, denoisers, density, diffusion, gan, gan_toy, losses, metrics, models, pca, plot, train,
 )
 
-__all__ += ["data", "density", "pca", "models", "losses", "train", "gan", "gan_toy", "diffusion", "denoisers",
+__all__ += ["data", "density", "pca", "models", "losses", "train", "gan", "gan_toy", "dcgan", "classifier", "diffusion", "denoisers",
             "metrics", "plot"]

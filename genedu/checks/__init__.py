@@ -41,6 +41,14 @@ from genedu.checks.ch04 import (
     check_optimal_discriminator,
     check_value_at_optimum,
 )
+from genedu.checks.ch05 import (
+    check_conditional_generator,
+    check_conv2d_output_size,
+    check_conv_transpose2d_output_size,
+    check_dcgan_discriminator,
+    check_dcgan_generator,
+    check_weights_init,
+)
 from genedu.checks.ch07 import (
     check_cosine_beta_schedule,
     check_ddim_sample,
@@ -64,6 +72,9 @@ __all__ = [
     # chapter 4
     "check_discriminator_loss", "check_generator_loss_saturating", "check_generator_loss_nonsaturating",
     "check_optimal_discriminator", "check_value_at_optimum", "check_gan_training_iteration",
+    # chapter 5
+    "check_conv2d_output_size", "check_conv_transpose2d_output_size", "check_dcgan_generator",
+    "check_dcgan_discriminator", "check_weights_init", "check_conditional_generator",
     # chapter 7
     "check_cosine_beta_schedule", "check_q_sample", "check_diffusion_loss", "check_reverse_step",
     "check_ddpm_sample", "check_ddim_sample",

@@ -1,0 +1,396 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "intro", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# # Chapter 5 exercises: DCGAN
+#
+# Radford et al. (2016) made GANs on images work reliably with a handful of architecture rules:
+# no pooling (strided convolutions in the discriminator, transposed convolutions in the generator),
+# BatchNorm in both networks except at the generator's output and the discriminator's input, ReLU in
+# the generator with tanh at its output, LeakyReLU(0.2) in the discriminator, weights initialised from
+# $\mathcal N(0, 0.02^2)$ and Adam with learning rate $2 \cdot 10^{-4}$ and $\beta_1 = 0.5$.
+# In this notebook you build the networks yourself and train them on real MNIST digits.
+# You will write six answers (15 points in all):
+#
+# | # | answer | points |
+# |---|---|---|
+# | 1 | `conv2d_output_size`: the side of a convolution's output | 2 |
+# | 2 | `conv_transpose2d_output_size`: the side of a transposed convolution's output | 2 |
+# | 3 | `dcgan_generator`: the DCGAN generator | 3 |
+# | 4 | `dcgan_discriminator`: the DCGAN discriminator | 3 |
+# | 5 | `weights_init`: Radford et al.'s initialisation | 2 |
+# | 6 | `ConditionalGenerator`: a generator told which digit to draw | 3 |
+#
+# Each exercise has a **self-check** cell: run it after your answer. It prints one line when
+# your answer is right and otherwise tells you what looks wrong. The grader runs the same
+# check again with other random inputs and sizes, so make your answer general rather than
+# fitting the example. Calling `genedu`'s own implementation of what you are asked to write gets
+# no marks.
+#
+# The chapter page of the book explains the ideas; read it first.
+
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# Setup (read-only). Checks that the course library is installed, in the version this notebook expects.
+COURSE_GENEDU_VERSION = "0.1.0"
+try:
+    import genedu
+except ImportError:
+    raise ImportError("The course library genedu is not installed. In a terminal, in the course folder, run:\n"
+                      "    python -m pip install -r requirements.txt\nthen restart the kernel.") from None
+if genedu.__version__ != COURSE_GENEDU_VERSION:
+    raise ImportError(f"This notebook expects genedu {COURSE_GENEDU_VERSION}, but {genedu.__version__} is installed. "
+                      "In the course folder run:\n    git pull && python -m pip install -r requirements.txt\n"
+                      "then restart the kernel.")
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedu import classifier, dcgan, gan, plot
+from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
+                                check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
+                                check_weights_init)
+
+# These small models train fastest on one CPU thread; several threads per notebook fight over the
+# cores (and slow down many times over) when other jobs, or a class being graded, share the machine.
+torch.set_num_threads(1)
+genedu.seed_everything(0)
+print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.device()}")
+
+# %% [markdown]
+# ## The data
+#
+# The 5,000 real MNIST digits that ship with the course, padded from 28x28 to 32x32 (a power of
+# two suits the halving and doubling layers) and scaled to $[-1, 1]$, the range of the generator's tanh.
+
+# %%
+x_train, y_train = dcgan.mnist32("train")
+x_test, y_test = dcgan.mnist32("test")
+print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, values in [{x_train.min():.0f}, {x_train.max():.0f}]")
+plot.image_grid(x_train[:16], nrow=16, value_range=(-1, 1));
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex1-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 1: the output size of a convolution (2 points)
+#
+# A convolution with kernel size $k$, stride $s$, padding $p$ (on each side) and dilation $d$ maps an
+# input of side $i$ to an output of side (Dumoulin & Visin 2016)
+#
+# $$o = \left\lfloor \frac{i + 2p - d(k - 1) - 1}{s} \right\rfloor + 1.$$
+#
+# The dilated kernel spans $d(k-1) + 1$ pixels; it fits $\lfloor (i + 2p - d(k-1) - 1)/s \rfloor + 1$
+# times in the padded input when moved $s$ pixels at a time (a last window that would stick out is dropped).
+# Write `conv2d_output_size(size, kernel, stride, padding, dilation=1)` returning $o$ as an `int`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def conv2d_output_size(size, kernel, stride, padding, dilation=1):
+    """Side of nn.Conv2d's output for an input of side `size` (all arguments ints)."""
+    ### BEGIN SOLUTION
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 1 (the grader runs more tests)
+check_conv2d_output_size(conv2d_output_size)
+### BEGIN HIDDEN TESTS
+check_conv2d_output_size(conv2d_output_size, seed=101, n=100)
+check_conv2d_output_size(conv2d_output_size, seed=102, n=100)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 2: the output size of a transposed convolution (2 points)
+#
+# A transposed convolution (`nn.ConvTranspose2d`) runs the convolution's connectivity backwards: each
+# input pixel spreads a kernel-sized patch into the output, the patches $s$ pixels apart, and the
+# padding $p$ is *removed* from each side of the result:
+#
+# $$o = (i - 1)\,s - 2p + d(k - 1) + a + 1,$$
+#
+# where $a$ is `output_padding`. Because the convolution rounds down, several sizes $o$ map to the
+# same $i$ when $s > 1$; $a$ (smaller than $s$) picks which one the transposed convolution returns.
+# Write `conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1)`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1):
+    """Side of nn.ConvTranspose2d's output for an input of side `size` (all arguments ints)."""
+    ### BEGIN SOLUTION
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 2 (the grader runs more tests)
+check_conv_transpose2d_output_size(conv_transpose2d_output_size)
+### BEGIN HIDDEN TESTS
+check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed=201, n=100)
+check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed=202, n=100)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: the sides through a DCGAN
+#
+# DCGAN uses kernel 4 everywhere. With stride 2 and padding 1 a convolution halves the side and a
+# transposed convolution doubles it; a 4x4 kernel with stride 1 and no padding goes from 1x1 to 4x4
+# (transposed) and back. Your functions trace a 64x64 generator and discriminator:
+
+# %%
+side = 1
+for layer in ["4, 1, 0"] + ["4, 2, 1"] * 4:
+    k, s, p = map(int, layer.split(","))
+    new = conv_transpose2d_output_size(side, k, s, p)
+    print(f"G: ConvTranspose2d(kernel={k}, stride={s}, padding={p}): {side:2d} -> {new:2d}")
+    side = new
+for layer in ["4, 2, 1"] * 4 + ["4, 1, 0"]:
+    k, s, p = map(int, layer.split(","))
+    new = conv2d_output_size(side, k, s, p)
+    print(f"D: Conv2d(kernel={k}, stride={s}, padding={p}):          {side:2d} -> {new:2d}")
+    side = new
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 3: the generator (3 points)
+#
+# Write `dcgan_generator(nz, ngf, nc, image_size)` returning an `nn.Sequential` that maps noise of shape
+# `(B, nz, 1, 1)` to images `(B, nc, image_size, image_size)`, for `image_size` a power of two $\ge 16$.
+# With $n = \log_2(\text{image\_size}) - 2$ hidden layers:
+#
+# - a first `nn.ConvTranspose2d(nz, ngf * 2**(n-1), 4, 1, 0, bias=False)` (1x1 to 4x4);
+# - then transposed convolutions with kernel 4, stride 2, padding 1 (each doubles the side) that halve
+#   the channels: `ngf * 2**(n-1)` $\to$ ... $\to$ `2 * ngf` $\to$ `ngf`;
+# - each hidden transposed convolution is followed by `nn.BatchNorm2d` and `nn.ReLU`, and has
+#   `bias=False` (the BatchNorm subtracts the mean, which would cancel a bias);
+# - a last `nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False)` followed by `nn.Tanh()`, with **no** BatchNorm.
+#
+# For `nz=100, ngf=64, nc=3, image_size=64` this is the generator of the PyTorch DCGAN tutorial
+# (widths 512, 256, 128, 64, then 3). Build the layers in a loop; `genedu.dcgan`'s own builder is off limits.
+
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def dcgan_generator(nz, ngf, nc, image_size):
+    """nn.Sequential: (B, nz, 1, 1) -> (B, nc, image_size, image_size) in [-1, 1]."""
+    ### BEGIN SOLUTION
+    n = int(math.log2(image_size)) - 2
+    layers, channels = [], nz
+    for i in range(n):
+        width = ngf * 2 ** (n - 1 - i)
+        stride, padding = (1, 0) if i == 0 else (2, 1)
+        layers += [nn.ConvTranspose2d(channels, width, 4, stride, padding, bias=False),
+                   nn.BatchNorm2d(width), nn.ReLU(True)]
+        channels = width
+    layers += [nn.ConvTranspose2d(channels, nc, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 3 (the grader runs more tests)
+check_dcgan_generator(dcgan_generator)
+### BEGIN HIDDEN TESTS
+check_dcgan_generator(dcgan_generator, seed=301, nz=16, ngf=8, nc=1, image_size=32)
+check_dcgan_generator(dcgan_generator, seed=302, nz=10, ngf=4, nc=2, image_size=16)
+check_dcgan_generator(dcgan_generator, seed=303, nz=7, ngf=3, nc=1, image_size=128)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 4: the discriminator (3 points)
+#
+# Write `dcgan_discriminator(nc, ndf, image_size)` returning an `nn.Sequential` that maps images
+# `(B, nc, image_size, image_size)` to one **logit** each, of shape `(B, 1, 1, 1)`:
+#
+# - $n = \log_2(\text{image\_size}) - 2$ convolutions `nn.Conv2d(..., 4, 2, 1, bias=False)` (each halves
+#   the side) with `ndf`, `2 * ndf`, ..., `ndf * 2**(n-1)` channels, each followed by
+#   `nn.LeakyReLU(0.2)`; every one but the **first** has an `nn.BatchNorm2d` between the convolution
+#   and the LeakyReLU;
+# - a last `nn.Conv2d(ndf * 2**(n-1), 1, 4, 1, 0, bias=False)` (4x4 to 1x1) and nothing after it.
+#
+# The tutorial's discriminator ends with `nn.Sigmoid()`; ours returns the logit, because the GAN losses
+# of chapter 4 take logits (the stable form: $\log D = -\mathrm{softplus}(-\ell)$).
+
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def dcgan_discriminator(nc, ndf, image_size):
+    """nn.Sequential: (B, nc, image_size, image_size) -> (B, 1, 1, 1) logits."""
+    ### BEGIN SOLUTION
+    n = int(math.log2(image_size)) - 2
+    layers, channels = [], nc
+    for i in range(n):
+        width = ndf * 2**i
+        layers.append(nn.Conv2d(channels, width, 4, 2, 1, bias=False))
+        if i > 0:
+            layers.append(nn.BatchNorm2d(width))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
+        channels = width
+    layers.append(nn.Conv2d(channels, 1, 4, 1, 0, bias=False))
+    return nn.Sequential(*layers)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 4 (the grader runs more tests)
+check_dcgan_discriminator(dcgan_discriminator)
+### BEGIN HIDDEN TESTS
+check_dcgan_discriminator(dcgan_discriminator, seed=401, nc=1, ndf=8, image_size=32)
+check_dcgan_discriminator(dcgan_discriminator, seed=402, nc=2, ndf=4, image_size=16)
+check_dcgan_discriminator(dcgan_discriminator, seed=403, nc=1, ndf=3, image_size=128)
+### END HIDDEN TESTS
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 5: the initialisation (2 points)
+#
+# Radford et al. initialise every weight from a zero-centred normal distribution with standard deviation
+# 0.02. The PyTorch tutorial makes that precise for the layers it has:
+#
+# - the weights of every `nn.Conv2d` and `nn.ConvTranspose2d`: $\mathcal N(0, 0.02^2)$;
+# - the weights (scales $\gamma$) of every `nn.BatchNorm2d`: $\mathcal N(1, 0.02^2)$, and its biases
+#   ($\beta$): 0.
+#
+# Write `weights_init(m)` for **one** module `m` (leave other kinds of modules alone); it is used as
+# `model.apply(weights_init)`, which calls it on every submodule. `nn.init.normal_(tensor, mean, std)`
+# and `nn.init.constant_(tensor, value)` change a tensor in place. The check applies your function to a
+# generator and a discriminator and tests the weights' distribution, so draw them at random.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def weights_init(m):
+    """Conv weights ~ N(0, 0.02^2); BatchNorm weights ~ N(1, 0.02^2), biases 0 (in place)."""
+    ### BEGIN SOLUTION
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.constant_(m.bias, 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 5 (the grader runs more tests)
+check_weights_init(weights_init)
+### BEGIN HIDDEN TESTS
+check_weights_init(weights_init, seed=501, width=16, image_size=64)
+check_weights_init(weights_init, seed=502, width=24, image_size=16)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: train your DCGAN
+#
+# Your builders and initialisation are all a DCGAN needs; `gan.train_gan` (chapter 4's Algorithm 1,
+# with Radford et al.'s Adam settings as defaults) does the rest. `train_gan` hands the generator noise
+# of shape `(B, nz)` and expects logits of shape `(B,)`, so we reshape around your networks.
+# 30 generator steps with narrow networks take a few seconds and give blobs; set `STEPS = 3000` and
+# `WIDTH = 32` for the book's model (5 to 10 minutes on a laptop CPU). Below them, samples of the model the
+# course trained that way and ships.
+
+# %%
+STEPS, WIDTH, NZ = 30, 16, 100
+genedu.seed_everything(0)
+G = nn.Sequential(nn.Unflatten(1, (NZ, 1, 1)), dcgan_generator(NZ, WIDTH, 1, 32))
+D = nn.Sequential(dcgan_discriminator(1, WIDTH, 32), nn.Flatten(0))
+G.apply(weights_init)
+D.apply(weights_init)
+history = gan.train_gan(G, D, x_train, NZ, steps=STEPS, device="cpu")
+shipped, info = dcgan.load_checkpoint("dcgan_digits")
+z = torch.randn(16, NZ, generator=torch.Generator().manual_seed(0))
+fig, axes = plt.subplots(2, 1, figsize=(9, 1.6))
+with torch.no_grad():
+    plot.image_grid(G(z), nrow=16, value_range=(-1, 1), ax=axes[0], title=f"your DCGAN after {STEPS} steps")
+    plot.image_grid(shipped(z), nrow=16, value_range=(-1, 1), ax=axes[1],
+                    title=f"the shipped DCGAN after {info['steps']} steps")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 6: the conditional generator (3 points)
+#
+# Mirza & Osindero (2014) turn a GAN into a conditional model of $p(x \mid y)$ by giving the label $y$
+# to **both** networks. For the generator the simplest way is to append the label, as a one-hot vector,
+# to the noise: $G(z, y) = G_0([z, \mathrm{onehot}(y)])$, where $G_0$ is a DCGAN generator with
+# `nz + n_classes` input channels.
+#
+# Write the class `ConditionalGenerator(nz, n_classes, ngf, nc, image_size)` (an `nn.Module`):
+#
+# - `__init__` builds $G_0$ = `dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size)` (the library's
+#   builder: here you may use it; it accepts `(B, nz + n_classes)` inputs) and keeps `n_classes`;
+# - `forward(z, y)` takes `z` of shape `(B, nz)` and integer labels `y` of shape `(B,)` and returns
+#   $G_0$ applied to `torch.cat([z, F.one_hot(y, n_classes).float()], dim=1)`.
+#
+# Remember `super().__init__()` first. The check gives the same $z$ with each of the labels and expects
+# different images, and checks that the first layer receives exactly $[z, \mathrm{onehot}(y)]$.
+
+# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class ConditionalGenerator(nn.Module):
+    """G(z, y) = G0([z, one_hot(y)]): z (B, nz), y (B,) int64 -> (B, nc, image_size, image_size)."""
+
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.n_classes = n_classes
+        self.net = dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size)
+        ### END SOLUTION
+
+    def forward(self, z, y):
+        ### BEGIN SOLUTION
+        return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1))
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 6 (the grader runs more tests)
+check_conditional_generator(ConditionalGenerator)
+### BEGIN HIDDEN TESTS
+check_conditional_generator(ConditionalGenerator, seed=601, nz=5, n_classes=4, ngf=4, nc=2, image_size=32)
+check_conditional_generator(ConditionalGenerator, seed=602, nz=100, n_classes=10, ngf=8, nc=1, image_size=32)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: draw a chosen digit
+#
+# The discriminator gets the label too (here as ten constant image planes, plane $y$ set to 1, next to
+# the image), and `train_gan(..., conditional=True)` feeds both networks the labels. Ten steps show that
+# your class trains; the shipped conditional GAN (trained 3000 steps) draws one digit per row, each
+# column one noise vector $z$ shared by the whole column.
+
+# %%
+genedu.seed_everything(0)
+cG = ConditionalGenerator(NZ, 10, 8, 1, 32)
+cD = dcgan.ConditionalDCGANDiscriminator(nc=1, n_classes=10, ndf=8, image_size=32)
+cG.apply(weights_init)
+cD.apply(weights_init)
+history = gan.train_gan(cG, cD, (x_train, y_train), NZ, steps=10, conditional=True, device="cpu")
+print(f"10 conditional steps: d_loss {history['d_loss'][-1]:.3f}, g_loss {history['g_loss'][-1]:.3f}")
+cgan, _ = dcgan.load_checkpoint("cgan_digits")
+z = torch.randn(1, 10, NZ, generator=torch.Generator().manual_seed(0)).expand(10, 10, NZ).reshape(100, NZ)
+with torch.no_grad():
+    plot.image_grid(cgan(z, torch.arange(10).repeat_interleave(10)), nrow=10, value_range=(-1, 1),
+                    title="the shipped conditional GAN: row = the label y");
+
+# %% [markdown]
+# ### Try it: judging samples with a classifier
+#
+# A GAN gives no likelihood to compare. The course trained a small CNN on the real digits
+# (`genedu.classifier`); a good generator's samples should be classified *confidently*, and spread over
+# all ten classes. Compare the shipped DCGAN with the real held-out digits (and your short run):
+
+# %%
+clf_model, clf_info = dcgan.load_checkpoint("digit_classifier")
+print(f"classifier: held-out accuracy {clf_info['test_accuracy']:.3f}")
+z = torch.randn(300, NZ, generator=torch.Generator().manual_seed(1))
+with torch.no_grad():
+    batches = {"real held-out digits": x_test, "shipped DCGAN": shipped(z), f"your DCGAN ({STEPS} steps)": G(z)}
+for what, images in batches.items():
+    s = classifier.classifier_scores(clf_model, images)
+    print(f"{what:24s} confident (> 0.9): {s['confident']:.2f}   classes present: {s['classes_present']}")
+
+# %% [markdown]
+# ## To think about (not graded)
+#
+# 1. Why does a BatchNorm at the generator's output hurt? (What does it force on every image's pixels?)
+#    And at the discriminator's input?
+# 2. The transposed convolution with kernel 4 and stride 2 covers some output pixels with more kernel
+#    positions than others. Where can that produce "checkerboard" artefacts, and how would kernel 4 vs 3
+#    change it?
+# 3. The conditional discriminator sees the label as ten constant planes. What would it learn if it
+#    never saw the label, and what would the generator then do with $y$?

@@ -1,0 +1,335 @@
+"""The chapter 5 checks: correct answers written differently pass; the wrong answers students write
+fail with the check's explanation."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedu import dcgan
+from genedu.checks._core import CheckFailed
+from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
+                                check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
+                                check_weights_init)
+
+# --- exercises 1-2: sizes -----------------------------------------------------------------------------
+
+
+def conv_ref(size, kernel, stride, padding, dilation=1):
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_floor(size, kernel, stride, padding, dilation=1):
+    return math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1)
+
+
+def convt_ref(size, kernel, stride, padding, output_padding=0, dilation=1):
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def convt_other(size, kernel, stride, padding, output_padding=0, dilation=1):
+    span = dilation * (kernel - 1) + 1
+    return stride * (size - 1) + span - 2 * padding + output_padding
+
+
+CONV_WRONG = {
+    "ceil": (lambda i, k, s, p, d=1: math.ceil((i + 2 * p - d * (k - 1) - 1) / s) + 1, "rounded up"),
+    "true division": (lambda i, k, s, p, d=1: (i + 2 * p - d * (k - 1) - 1) / s + 1, "float"),
+    "no +1": (lambda i, k, s, p, d=1: (i + 2 * p - d * (k - 1) - 1) // s, r"\+ 1 is missing"),
+    "padding once": (lambda i, k, s, p, d=1: (i + p - d * (k - 1) - 1) // s + 1, "both sides"),
+    "no dilation": (lambda i, k, s, p, d=1: (i + 2 * p - k) // s + 1, "dilation is ignored"),
+    "round": (lambda i, k, s, p, d=1: round((i + 2 * p - d * (k - 1) - 1) / s) + 1, "nearest"),
+    "default dilation 2": (lambda i, k, s, p, d=2: (i + 2 * p - d * (k - 1) - 1) // s + 1, "default must be dilation=1"),
+}
+
+CONVT_WRONG = {
+    "no output_padding": (lambda i, k, s, p, a=0, d=1: (i - 1) * s - 2 * p + d * (k - 1) + 1, "output_padding is forgotten"),
+    "i*s": (lambda i, k, s, p, a=0, d=1: i * s - 2 * p + d * (k - 1) + a + 1, "(i - 1)"),
+    "+2p": (lambda i, k, s, p, a=0, d=1: (i - 1) * s + 2 * p + d * (k - 1) + a + 1, "padding is added"),
+    "no dilation": (lambda i, k, s, p, a=0, d=1: (i - 1) * s - 2 * p + k + a, "dilation is ignored"),
+    "conv formula": (lambda i, k, s, p, a=0, d=1: (i + 2 * p - d * (k - 1) - 1) // s + 1, "layer's output has side"),
+}
+
+
+def test_size_answers_pass(capsys):
+    check_conv2d_output_size(conv_ref)
+    check_conv2d_output_size(conv_floor, seed=3, n=100)
+    check_conv_transpose2d_output_size(convt_ref)
+    check_conv_transpose2d_output_size(convt_other, seed=3, n=100)
+    assert capsys.readouterr().out.count("[passed]") == 4
+
+
+@pytest.mark.parametrize("key", CONV_WRONG)
+def test_conv_size_mistakes(key):
+    fn, message = CONV_WRONG[key]
+    with pytest.raises(CheckFailed, match=message):
+        check_conv2d_output_size(fn)
+
+
+@pytest.mark.parametrize("key", CONVT_WRONG)
+def test_convt_size_mistakes(key):
+    fn, message = CONVT_WRONG[key]
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        check_conv_transpose2d_output_size(fn)
+
+
+def test_size_answer_calling_the_library_fails():
+    with pytest.raises(CheckFailed, match="reference"):
+        check_conv2d_output_size(lambda i, k, s, p, d=1: dcgan.conv2d_output_size(i, k, s, p, d))
+    with pytest.raises(CheckFailed, match="reference"):
+        check_conv_transpose2d_output_size(dcgan.conv_transpose2d_output_size)
+
+
+# --- exercises 3-4: the builders -------------------------------------------------------------------
+
+def gen_ref(nz, ngf, nc, image_size, *, relu=nn.ReLU, out_act=nn.Tanh, bias=False, bn_out=False, pad=1, last_bias=False,
+            skip_bn=False):
+    n = int(math.log2(image_size)) - 2
+    layers, c = [], nz
+    for i in range(n):
+        w = ngf * 2 ** (n - 1 - i)
+        layers.append(nn.ConvTranspose2d(c, w, 4, 1 if i == 0 else 2, 0 if i == 0 else pad, bias=bias))
+        if not (skip_bn and i == 1):
+            layers.append(nn.BatchNorm2d(w))
+        layers.append(relu())
+        c = w
+    layers.append(nn.ConvTranspose2d(c, nc, 4, 2, 1, bias=last_bias))
+    if bn_out:
+        layers.append(nn.BatchNorm2d(nc))
+    if out_act is not None:
+        layers.append(out_act())
+    return nn.Sequential(*layers)
+
+
+def gen_listed(nz, ngf, nc, image_size):  # written with a width list and a loop over pairs
+    widths = [nz] + [ngf * 2**j for j in range(int(math.log2(image_size)) - 3, -1, -1)]
+    seq = nn.Sequential()
+    for j, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        seq.append(nn.ConvTranspose2d(a, b, kernel_size=4, stride=2 if j else 1, padding=1 if j else 0, bias=False))
+        seq.append(nn.BatchNorm2d(b))
+        seq.append(nn.ReLU(inplace=True))
+    seq.append(nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=True))
+    seq.append(nn.Tanh())
+    return seq
+
+
+def disc_ref(nc, ndf, image_size, *, act=lambda: nn.LeakyReLU(0.2, inplace=True), bias=False, bn_in=False,
+             sigmoid=False, last=(4, 1, 0), skip_bn=False):
+    n = int(math.log2(image_size)) - 2
+    layers, c = [], nc
+    for i in range(n):
+        w = ndf * 2**i
+        layers.append(nn.Conv2d(c, w, 4, 2, 1, bias=bias))
+        if (i > 0 or bn_in) and not (skip_bn and i == 2):
+            layers.append(nn.BatchNorm2d(w))
+        layers.append(act())
+        c = w
+    layers.append(nn.Conv2d(c, 1, *last, bias=False))
+    if sigmoid:
+        layers.append(nn.Sigmoid())
+    return nn.Sequential(*layers)
+
+
+def test_builder_answers_pass(capsys):
+    check_dcgan_generator(gen_ref)
+    check_dcgan_generator(gen_listed, seed=1, nz=16, ngf=8, nc=1, image_size=32)
+    check_dcgan_generator(gen_ref, seed=2, nz=10, ngf=4, nc=2, image_size=16)
+    check_dcgan_discriminator(disc_ref)
+    check_dcgan_discriminator(disc_ref, seed=2, nc=1, ndf=8, image_size=32)
+    check_dcgan_discriminator(lambda nc, ndf, s: disc_ref(nc, ndf, s, act=lambda: nn.LeakyReLU(negative_slope=0.2)),
+                              seed=3, nc=2, ndf=4, image_size=16)
+    assert capsys.readouterr().out.count("[passed]") == 6
+
+
+GEN_WRONG = {
+    "LeakyReLU in G": (lambda *a: gen_ref(*a, relu=lambda: nn.LeakyReLU(0.2)), "ReLU in the generator"),
+    "no tanh": (lambda *a: gen_ref(*a, out_act=None), "must end with nn.Tanh"),
+    "sigmoid output": (lambda *a: gen_ref(*a, out_act=nn.Sigmoid), "A sigmoid gives"),
+    "BN on the output": (lambda *a: gen_ref(*a, bn_out=True), "BatchNorm at the generator's output"),
+    "missing BN": (lambda *a: gen_ref(*a, skip_bn=True), "BatchNorm layers, expected"),
+    "bias before BN": (lambda *a: gen_ref(*a, bias=True), "bias=False"),
+    "padding 0": (lambda *a: gen_ref(*a, pad=0), "padding"),
+    "hard-coded 64": (lambda nz, ngf, nc, s: gen_ref(nz, ngf, nc, 64), "layers, expected"),
+    "library": (lambda *a: dcgan.DCGANGenerator(*a).main, "reference"),
+    "doubling widths": (lambda nz, ngf, nc, s: nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, nc, 4, 2, 1, bias=False), nn.Tanh()), "channels halve"),
+}
+
+DISC_WRONG = {
+    "ReLU in D": (lambda *a: disc_ref(*a, act=nn.ReLU), "LeakyReLU with slope 0.2"),
+    "default slope": (lambda *a: disc_ref(*a, act=nn.LeakyReLU), "0.01"),
+    "BN at the input": (lambda *a: disc_ref(*a, bn_in=True), "first convolution"),
+    "missing BN": (lambda *a: disc_ref(*a, skip_bn=True), "BatchNorm layers, expected"),
+    "bias before BN": (lambda *a: disc_ref(*a, bias=True), "bias=False"),
+    "sigmoid": (lambda *a: disc_ref(*a, sigmoid=True), "logits"),
+    "last padding 1": (lambda *a: disc_ref(*a, last=(4, 1, 1)), "padding 0"),
+    "library": (lambda *a: dcgan.DCGANDiscriminator(*a).main, "reference"),
+}
+
+
+@pytest.mark.parametrize("key", GEN_WRONG)
+def test_generator_mistakes(key):
+    fn, message = GEN_WRONG[key]
+    with pytest.raises(CheckFailed, match=message):
+        check_dcgan_generator(fn, nz=16, ngf=8, nc=1, image_size=32)
+
+
+@pytest.mark.parametrize("key", DISC_WRONG)
+def test_discriminator_mistakes(key):
+    fn, message = DISC_WRONG[key]
+    with pytest.raises(CheckFailed, match=message):
+        check_dcgan_discriminator(fn, nc=1, ndf=8, image_size=32)
+
+
+# --- exercise 5: weights_init ----------------------------------------------------------------------
+
+def wi_ref(m):
+    name = type(m).__name__
+    if "Conv" in name:
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif "BatchNorm" in name:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.constant_(m.bias, 0)
+
+
+def wi_isinstance(m):
+    with torch.no_grad():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            m.weight.copy_(torch.randn_like(m.weight) * 0.02)
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.copy_(1 + 0.02 * torch.randn_like(m.weight))
+            m.bias.zero_()
+
+
+def _wi(conv_std=0.02, bn_mean=1.0, bn_std=0.02, bn_bias=0.0, only=None, uniform=False, skip_bn=False):
+    def weights_init(m):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and (only is None or isinstance(m, only)):
+            if uniform:
+                nn.init.uniform_(m.weight, -0.02, 0.02)
+            else:
+                nn.init.normal_(m.weight, 0.0, conv_std)
+        elif isinstance(m, nn.BatchNorm2d) and not skip_bn:
+            nn.init.normal_(m.weight, bn_mean, bn_std)
+            nn.init.constant_(m.bias, bn_bias)
+    return weights_init
+
+
+WI_WRONG = {
+    "std 0.2": (_wi(conv_std=0.2), "you used 0.2"),
+    "variance 0.02": (_wi(conv_std=math.sqrt(0.02)), "not the variance"),
+    "BN N(0, 0.02)": (_wi(bn_mean=0.0), r"N\(1, 0.02\^2\), not N\(0"),
+    "BN untouched": (_wi(skip_bn=True), "all equal"),
+    "BN bias 0.1": (_wi(bn_bias=0.1), "biases must be 0"),
+    "only ConvTranspose2d": (_wi(only=nn.ConvTranspose2d), "untouched"),
+    "only Conv2d": (_wi(only=nn.Conv2d), "untouched"),
+    "uniform": (_wi(uniform=True), "normal distribution"),
+    "BN std 0.2": (_wi(bn_std=0.2), "BatchNorm weights have mean"),
+    "library": (dcgan.weights_init, "reference"),
+}
+
+
+def test_weights_init_answers_pass(capsys):
+    check_weights_init(wi_ref)
+    check_weights_init(wi_isinstance, seed=5, width=16, image_size=64)
+    assert capsys.readouterr().out.count("[passed]") == 2
+
+
+@pytest.mark.parametrize("key", WI_WRONG)
+def test_weights_init_mistakes(key):
+    fn, message = WI_WRONG[key]
+    with pytest.raises(CheckFailed, match=message):
+        check_weights_init(fn)
+
+
+# --- exercise 6: the conditional generator -------------------------------------------------------
+
+class CondRef(nn.Module):
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        self.n_classes = n_classes
+        self.net = dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1))
+
+
+class CondOneHotFirst(nn.Module):  # [one_hot(y), z], eye-indexing, own Sequential
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        self.register_buffer("eye", torch.eye(n_classes))
+        self.main = gen_ref(nz + n_classes, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.main(torch.cat([self.eye[y], z], 1)[:, :, None, None])
+
+
+class CondIgnoresLabel(CondRef):
+    def forward(self, z, y):
+        return self.net(torch.cat([z, torch.zeros(len(z), self.n_classes)], dim=1))
+
+
+class CondScalarLabel(nn.Module):
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        self.net = dcgan.DCGANGenerator(nz + 1, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, y[:, None].float()], 1))
+
+
+class CondNoLabel(nn.Module):
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        self.net = dcgan.DCGANGenerator(nz, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.net(z)
+
+
+class CondEmbedding(CondRef):
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__(nz, n_classes, ngf, nc, image_size)
+        self.embed = nn.Embedding(n_classes, n_classes)
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, self.embed(y)], 1))
+
+
+class CondDetached(CondRef):
+    def forward(self, z, y):
+        return super().forward(z, y).detach()
+
+
+class CondLibrary(dcgan.ConditionalDCGANGenerator):
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__(nz, n_classes, ngf, nc, image_size)
+
+
+COND_WRONG = {
+    "ignores the label": (CondIgnoresLabel, "not one_hot"),
+    "scalar label": (CondScalarLabel, "one number"),
+    "no label": (CondNoLabel, "not fed"),
+    "embedding": (CondEmbedding, "one_hot"),
+    "detached": (CondDetached, "no gradient"),
+    "library subclass": (CondLibrary, "reference"),
+}
+
+
+def test_conditional_answers_pass(capsys):
+    check_conditional_generator(CondRef)
+    check_conditional_generator(CondOneHotFirst, seed=4, nz=5, n_classes=4, ngf=4, nc=2, image_size=32)
+    assert capsys.readouterr().out.count("[passed]") == 2
+
+
+@pytest.mark.parametrize("key", COND_WRONG)
+def test_conditional_mistakes(key):
+    cls, message = COND_WRONG[key]
+    with pytest.raises(CheckFailed, match=message):
+        check_conditional_generator(cls)
