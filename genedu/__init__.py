@@ -13,9 +13,11 @@ One module per concept; later chapters build on earlier ones:
 - ``genedu.gan_toy``  the 1D game: optimal discriminator, value at the optimum, JSD, bilinear game (chapter 4)
 - ``genedu.dcgan``    DCGAN builders, conv size arithmetic, weights_init, the conditional GAN, shipped checkpoints (chapter 5)
 - ``genedu.classifier`` a digit CNN that scores generated digits (chapter 5)
+- ``genedu.remedies`` mode-collapse remedies: Wasserstein loss + gradient penalty, unrolled GAN, packing (chapter 6)
+- ``genedu.metrics_modes`` the ring/grid mode-coverage metric of VEEGAN/PacGAN (chapter 6; also ``genedu.metrics``)
 - ``genedu.diffusion`` noise schedules, q(x_t | x_0), the simple loss, DDPM and DDIM samplers (chapter 7)
 - ``genedu.denoisers`` noise-prediction networks: an MLP with a sinusoidal time embedding, a small U-Net (chapter 7)
-- ``genedu.metrics``  distances between sample sets: MMD^2, sliced Wasserstein (chapters 6-7)
+- ``genedu.metrics``  mode coverage, distances between sample sets: MMD^2, sliced Wasserstein (chapters 6-7)
 - ``genedu.plot``     figures and animations: 2D densities, image grids, latent views, GAN and diffusion views
 - ``genedu.widgets``  ipywidgets explorers (not imported here)
 - ``genedu.checks``   the exercise checks used by the notebooks (not imported here)
@@ -71,8 +73,9 @@ def seed_everything(seed: int) -> None:
 
 
 from genedu import (  # noqa: E402  (after the helpers they use)
-    classifier, data, dcgan, denoisers, density, diffusion, gan, gan_toy, losses, metrics, models, pca, plot, train,
+    classifier, data, dcgan, denoisers, density, diffusion, gan, gan_toy, losses, metrics, metrics_modes, models, pca,
+    plot, remedies, train,
 )
 
-__all__ += ["data", "density", "pca", "models", "losses", "train", "gan", "gan_toy", "dcgan", "classifier", "diffusion", "denoisers",
+__all__ += ["data", "density", "pca", "models", "losses", "train", "gan", "gan_toy", "dcgan", "classifier", "remedies", "metrics_modes", "diffusion", "denoisers",
             "metrics", "plot"]

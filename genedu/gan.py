@@ -171,7 +171,8 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
 
 def generator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
                    optimizer: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor | None = None,
-                   loss: str | Callable = "non-saturating") -> dict[str, float]:
+                   loss: str | Callable = "non-saturating", objective: Callable | None = None,
+                   x: torch.Tensor | None = None) -> dict[str, float]:
     """One generator update of Algorithm 1: descend the generator loss on a noise minibatch.
 
     The discriminator's parameters are frozen during the step (``requires_grad`` off, restored after),
@@ -185,18 +186,32 @@ def generator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
         z: (B, latent_dim) noise; y: (B,) integer labels (conditional GAN) or None.
         loss: "non-saturating" (default, -mean log D(G(z))), "saturating" (mean log(1 - D(G(z)))) or a
             callable ``fake_logits -> loss``.
+        objective: None (default), or a callable ``objective(discriminator, fake, x)`` -> loss that replaces
+            ``loss(discriminator(fake))``, for generator losses that need more than the logits (chapter 6's
+            unrolled GAN looks several discriminator steps ahead). ``fake`` = G(z) carries the generator's
+            graph; ``discriminator``'s parameters are frozen (``requires_grad`` off) during the call.
+            Not with ``y``.
+        x: (B, ...) a real minibatch passed to ``objective`` (default None).
 
     Returns:
         {"g_loss": ...} as a float.
     """
     loss_fn = _resolve_generator_loss(loss)
+    if objective is not None and not callable(objective):
+        raise TypeError(f"objective must be None or a callable (discriminator, fake, x) -> loss, "
+                        f"got {type(objective).__name__}")
+    if objective is not None and y is not None:
+        raise ValueError("objective does not support a conditional GAN (y must be None)")
     frozen = [(p, p.requires_grad) for p in discriminator.parameters()]
     for p, _ in frozen:
         p.requires_grad_(False)
     try:
         fake = _call(generator, z, y)
-        fake_logits = _flat_logits(_call(discriminator, fake, y), len(z), "discriminator")
-        g_loss = loss_fn(fake_logits)
+        if objective is None:
+            fake_logits = _flat_logits(_call(discriminator, fake, y), len(z), "discriminator")
+            g_loss = loss_fn(fake_logits)
+        else:
+            g_loss = objective(discriminator, fake, x)
         optimizer.zero_grad()
         g_loss.backward()
         optimizer.step()
@@ -280,7 +295,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
               generator_loss: str | Callable = "non-saturating", conditional: bool = False,
               snapshot_every: int | None = None, n_snapshot: int = 64, callback: Callable | None = None,
               device: torch.device | str | None = None, seed: int | None = 0, progress: bool = True,
-              discriminator_loss: Callable | None = None, n_classes: int | None = None) -> dict[str, list]:
+              discriminator_loss: Callable | None = None, n_classes: int | None = None,
+              generator_objective: Callable | None = None) -> dict[str, list]:
     """Train a GAN with Goodfellow et al.'s Algorithm 1 (minibatch stochastic gradient, Adam here).
 
     For each of ``steps`` generator steps: ``k`` discriminator steps (:func:`discriminator_step`), each on
@@ -316,6 +332,9 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         discriminator_loss: None for the GAN loss, or a callable ``loss(d, x, fake)`` -> loss or
             (loss, logs): see :func:`discriminator_step` (e.g. a Wasserstein critic loss).
         n_classes: the number of classes when conditional (default: the largest label in data + 1).
+        generator_objective: None, or a callable ``objective(discriminator, fake, x)`` -> loss used by the
+            generator step instead of ``generator_loss`` (see :func:`generator_step`); ``x`` is the last real
+            minibatch of the discriminator steps (e.g. ``genedu.remedies.unrolled_generator_loss``).
 
     Returns:
         history: per-generator-step lists "d_loss" (mean over the k discriminator steps), "g_loss",
@@ -349,6 +368,11 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     if discriminator_loss is not None and not callable(discriminator_loss):
         raise TypeError(f"discriminator_loss must be None or a callable (d, x, fake) -> loss, "
                         f"got {type(discriminator_loss).__name__}")
+    if generator_objective is not None and not callable(generator_objective):
+        raise TypeError(f"generator_objective must be None or a callable (discriminator, fake, x) -> loss, "
+                        f"got {type(generator_objective).__name__}")
+    if generator_objective is not None and conditional:
+        raise ValueError("generator_objective does not support conditional=True")
     seed = v.optional_seed(seed)
     device = torch.device(device) if device is not None else default_device()
     if conditional:
@@ -390,7 +414,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
             for key, value in logs.items():
                 sums[key] += value / k
         y_g = y[torch.randperm(len(y), generator=g).to(device)] if conditional else None
-        logs = generator_step(generator, discriminator, g_opt, noise(batch_size), y=y_g, loss=g_loss_fn)
+        logs = generator_step(generator, discriminator, g_opt, noise(batch_size), y=y_g, loss=g_loss_fn,
+                              objective=generator_objective, x=x)
         for key, value in {**sums, **logs}.items():
             history[key].append(value)
         if snapshot_every is not None and (step % snapshot_every == 0 or step == steps):

@@ -1,4 +1,10 @@
-"""How close are generated samples to the data? Distances between two sets of samples.
+"""How close are generated samples to the data? Mode coverage, and distances between two sets of samples.
+
+Mode coverage (chapter 6; implemented in ``genedu.metrics_modes``, re-exported here):
+
+- :func:`mode_coverage`        modes captured and the share of high-quality samples on the ring and grid
+                               benchmarks, by the protocol of VEEGAN (Srivastava et al. 2017) and PacGAN
+                               (Lin et al. 2018)
 
 Distribution distances (chapter 7; for 2D samples, any dimension works):
 
@@ -19,8 +25,10 @@ from typing import Callable, Sequence
 import torch
 
 from genedu import _validate as v
+from genedu.metrics_modes import PROTOCOL_SAMPLES, PROTOCOL_THRESHOLD, ModeCoverage, mode_coverage  # noqa: F401
 
-__all__ = ["gaussian_kernel", "mmd2", "wasserstein_1d", "sliced_wasserstein", "distance_floor",
+__all__ = ["mode_coverage", "ModeCoverage", "PROTOCOL_SAMPLES", "PROTOCOL_THRESHOLD",
+           "gaussian_kernel", "mmd2", "wasserstein_1d", "sliced_wasserstein", "distance_floor",
            "DEFAULT_BANDWIDTHS"]
 
 # Gaussian kernel bandwidths (standard deviations) for data of unit scale, such as the 2D toy sets of genedu.data.

@@ -49,6 +49,13 @@ from genedu.checks.ch05 import (
     check_dcgan_generator,
     check_weights_init,
 )
+from genedu.checks.ch06 import (
+    check_gradient_penalty,
+    check_mode_coverage,
+    check_pack,
+    check_remedy_training,
+    check_wasserstein_losses,
+)
 from genedu.checks.ch07 import (
     check_cosine_beta_schedule,
     check_ddim_sample,
@@ -75,6 +82,9 @@ __all__ = [
     # chapter 5
     "check_conv2d_output_size", "check_conv_transpose2d_output_size", "check_dcgan_generator",
     "check_dcgan_discriminator", "check_weights_init", "check_conditional_generator",
+    # chapter 6
+    "check_mode_coverage", "check_wasserstein_losses", "check_gradient_penalty", "check_pack",
+    "check_remedy_training",
     # chapter 7
     "check_cosine_beta_schedule", "check_q_sample", "check_diffusion_loss", "check_reverse_step",
     "check_ddpm_sample", "check_ddim_sample",

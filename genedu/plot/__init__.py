@@ -4,6 +4,7 @@
                              autoencoder/VAE views (reconstructions, latent scatter, traversals, loss curves)
 - ``genedu.plot.gan``        GAN figures: generator losses and their gradients, the 1D game (frame,
                              animation), a train_gan history, the bilinear game (chapter 4)
+- ``genedu.plot.mode_collapse``  ring/grid samples over the data density, training animations, coverage bars (chapter 6)
 - ``genedu.plot.diffusion``  noise schedules, forward-process strips, reverse-process animations (chapter 7)
 - ``genedu.plot.animation``  :func:`animate`: a matplotlib animation as self-contained HTML with a
                              scrub bar (the kernel-free counterpart of a widget in the book)
@@ -34,6 +35,7 @@ from genedu.plot.figures import (
     reconstructions,
     scatter,
 )
+from genedu.plot.mode_collapse import coverage_bars, density_background, samples_frame, training_animation
 from genedu.plot.gan import bilinear_paths, game_1d_animation, game_1d_frame, gan_history, generator_loss_curves
 
 __all__ = ["animate", "grid_points", "scatter", "density_contour", "decision_boundary", "image_grid",
@@ -41,6 +43,8 @@ __all__ = ["animate", "grid_points", "scatter", "density_contour", "decision_bou
            "loss_curves",
            # chapter 4
            "generator_loss_curves", "game_1d_frame", "game_1d_animation", "gan_history", "bilinear_paths",
+           # chapter 6
+           "density_background", "samples_frame", "training_animation", "coverage_bars",
            # chapter 7
            "schedule_comparison", "forward_process_2d", "forward_process_images", "reverse_animation_2d",
            "reverse_animation_images", "reverse_strip_images"]

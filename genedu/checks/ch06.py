@@ -1,0 +1,400 @@
+"""Checks for chapter 6: mode collapse, measured and remedied.
+
+Each ``check_*`` takes the student's function plus a seed and sizes: the notebook's visible self-check calls
+it with the defaults, the hidden tests with other seeds and shapes.
+
+The expected values are computed independently of genedu.metrics_modes and genedu.remedies: the mode
+coverage by an explicit loop over the modes in float64, the gradient penalty in closed form for critics whose
+gradient is known (linear: w everywhere; diagonal quadratic: a * x), the Wasserstein losses from their
+definitions, packing by indexing, and the training run by comparing with the same PacGAN trained with
+genedu's ``PackedDiscriminator`` (and, for information, with a vanilla GAN on the same seed and budget).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from genedu import data as _data
+from genedu import gan as _gan
+from genedu import metrics_modes as _metrics_modes
+from genedu import remedies as _remedies
+from genedu.models import mlp as _models_mlp
+from genedu.checks._core import call, close, compare, expect_tensor, expect_tuple, fail, passed
+
+# References bound at import time: replacing genedu.* later does not change them.
+_mode_coverage = _metrics_modes.mode_coverage
+_gradient_penalty = _remedies.gradient_penalty
+_wasserstein_critic_loss = _remedies.wasserstein_critic_loss
+_wasserstein_generator_loss = _remedies.wasserstein_generator_loss
+_wgan_gp_critic_loss = _remedies.wgan_gp_critic_loss
+_pack = _remedies.pack
+_PackedDiscriminator = _remedies.PackedDiscriminator
+_train_gan = _gan.train_gan
+_gan_mlps = _remedies.gan_mlps
+_mlp = _models_mlp
+_ring_of_gaussians, _ring_centers = _data.ring_of_gaussians, _data.ring_centers
+_Tensor = torch.Tensor
+_grad = torch.autograd.grad
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _number(value, name: str, what: str) -> float:
+    if isinstance(value, _Tensor):
+        if value.numel() != 1:
+            fail(name, f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
+        return float(value.detach())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    fail(name, f"{what} should be a number, got {type(value).__name__}.")
+
+
+# --- 1. mode coverage ------------------------------------------------------------------------------
+
+def _coverage_explicit(samples: torch.Tensor, centers: torch.Tensor, std: float, radius: float = 3.0,
+                       box: bool = False, any_sample: bool = False):
+    """Loop over the modes: the nearest mode of each sample, then the high-quality test."""
+    x, mu = samples.double(), centers.double()
+    best = torch.full((len(x),), math.inf, dtype=torch.float64)
+    idx = torch.zeros(len(x), dtype=torch.long)
+    for j in range(len(mu)):
+        d = ((x - mu[j]) ** 2).sum(1).sqrt()
+        better = d < best
+        best = torch.where(better, d, best)
+        idx = torch.where(better, torch.full_like(idx, j), idx)
+    if box:
+        good = ((x - mu[idx]).abs() < radius * std).all(1)
+    else:
+        good = best < radius * std
+    counts = torch.zeros(len(mu), dtype=torch.float64)
+    for j in range(len(mu)):
+        counts[j] = float(((idx == j) & (good | any_sample)).sum())
+    return int((counts > 0).sum()), float(good.double().mean()), counts
+
+
+def _coverage_samples(seed: int, n_modes: int, n: int, std: float):
+    """Samples around some of the modes at known distances (in std), some between modes."""
+    g = _gen(seed)
+    centers = _ring_centers(n_modes, radius=2.0)
+    used = torch.randperm(n_modes, generator=g)[: max(2, n_modes // 2)]
+    k = len(used)
+    parts = []
+    # radially symmetric shells at 0.5 - 2.8 std (in), 3.3 - 4.5 std (out); diagonal at 3.6 std: inside the
+    # 3-std box but outside the 3-std disc
+    for lo, hi in ((0.5, 2.8), (3.3, 4.5)):
+        r = lo + (hi - lo) * torch.rand(n, generator=g)
+        a = 2 * math.pi * torch.rand(n, generator=g)
+        j = used[torch.randint(0, k, (n,), generator=g)]
+        parts.append(centers[j] + std * r[:, None] * torch.stack([a.cos(), a.sin()], 1))
+    j = used[torch.randint(0, k, (n // 4,), generator=g)]
+    sign = torch.randint(0, 2, (n // 4, 2), generator=g) * 2 - 1
+    parts.append(centers[j] + 3.6 * std / math.sqrt(2) * sign)
+    # a few far samples whose nearest mode is otherwise empty
+    empty = [int(i) for i in range(n_modes) if i not in set(used.tolist())]
+    if empty:
+        parts.append(centers[empty[0]][None] * 0.7)
+    samples = torch.cat(parts)
+    return samples[torch.randperm(len(samples), generator=g)].float(), centers.float()
+
+
+def check_mode_coverage(mode_coverage, seed: int = 0, n_modes: int = 8, n: int = 200, std: float = 0.02) -> None:
+    """Check ``mode_coverage(samples, centers, std) -> (modes, high_quality, counts)``: each sample goes to
+    its nearest centre and is high quality within 3 std of it; ``counts`` (M,) counts the high-quality samples
+    of each mode, ``modes`` the modes with at least one, ``high_quality`` their share of all samples."""
+    name = "mode_coverage"
+    samples, centers = _coverage_samples(seed, n_modes, n, std)
+    modes, hq, counts = _coverage_explicit(samples, centers, std)
+    out = call(mode_coverage, name, (samples.clone(), centers.clone(), std), reference=_mode_coverage)
+    m_out, hq_out, c_out = expect_tuple(out, name, ["modes", "high_quality", "counts"])
+    c_out = expect_tensor(c_out, name, "counts", (len(centers),),
+                          {(len(samples),): "counts should have one entry per mode (M,), not one per sample."},
+                          floating=False)
+    c_out = c_out.double()
+    m_out, hq_out = _number(m_out, name, "modes"), _number(hq_out, name, "high_quality")
+    wrong = [
+        (_coverage_explicit(samples, centers, std, box=True),
+         "you tested each coordinate separately (a 3-std square); the test is on the distance to the centre, "
+         "||x - mu|| < 3 std (a disc)."),
+        (_coverage_explicit(samples, centers, std, any_sample=True),
+         "counts includes samples that are not high quality: count only the samples within 3 std of their "
+         "nearest mode."),
+        (_coverage_explicit(samples, centers, std ** 2),
+         "you compared the distance with 3 std^2 (a variance); the radius is 3 std."),
+        (_coverage_explicit(samples, centers, std, radius=1.0), "the radius is 3 standard deviations, not 1."),
+    ]
+    for (w_modes, w_hq, w_counts), why in wrong:
+        if close(c_out, w_counts, 0, 0.5) and not close(counts, w_counts, 0, 0.5):
+            fail(name, f"counts are wrong: {why}")
+    if not close(c_out, counts, 0, 0.5):
+        fail(name, f"counts are {c_out.long().tolist()}, expected {counts.long().tolist()}: assign each sample to its "
+                   "nearest centre (Euclidean distance) and count it when that distance is below 3 std.")
+    if m_out != modes:
+        if m_out == len(centers):
+            fail(name, f"modes = {int(m_out)}: count only the modes with at least one high-quality sample "
+                       f"(here {modes}).")
+        fail(name, f"modes = {m_out:g}, expected {modes}: the number of modes whose count is at least 1.")
+    if abs(hq_out - hq) > 1e-5:
+        if abs(hq_out - hq * len(samples)) < 1e-3:
+            fail(name, "high_quality is a count; it is the share of high-quality samples among all samples "
+                       "(divide by the number of samples).")
+        if abs(hq_out - float(counts.sum() / max(1, (counts > 0).sum()))) < 1e-3:
+            fail(name, "high_quality is the share of ALL samples that are high quality, not a mean per mode.")
+        fail(name, f"high_quality = {hq_out:.4g}, expected {hq:.4g}: the number of high-quality samples divided by "
+                   "the number of samples.")
+    passed(name, f"{modes} of {len(centers)} modes captured, {hq:.0%} high quality")
+
+
+# --- 2. the Wasserstein losses ---------------------------------------------------------------------
+
+def check_wasserstein_losses(wasserstein_losses, seed: int = 0, batch: int = 32, fake_batch: int = 24) -> None:
+    """Check ``wasserstein_losses(real_scores, fake_scores) -> (critic_loss, generator_loss)``:
+    the critic minimises mean f(G(z)) - mean f(x), the generator minimises -mean f(G(z))."""
+    name = "wasserstein_losses"
+    g = _gen(seed)
+    real = (2 * torch.randn(batch, generator=g) + 1).requires_grad_(True)
+    fake = (2 * torch.randn(fake_batch, generator=g) - 1).requires_grad_(True)
+    r, f = real.detach().double(), fake.detach().double()
+    critic, gen = f.mean() - r.mean(), -f.mean()
+    out = call(wasserstein_losses, name, (real, fake),
+               reference=(_wasserstein_critic_loss, _wasserstein_generator_loss, _wgan_gp_critic_loss))
+    c_out, g_out = expect_tuple(out, name, ["critic_loss", "generator_loss"])
+    hint = {(batch,): "return one number: average over the batch (.mean()).",
+            (fake_batch,): "return one number: average over the batch (.mean())."}
+    c_out = expect_tensor(c_out, name, "critic_loss", (), hint)
+    g_out = expect_tensor(g_out, name, "generator_loss", (), hint)
+    compare(c_out, critic, name, "critic_loss", [
+        (-critic, "the sign is flipped: the critic wants f high on real and low on generated data, so it "
+                  "MINIMISES mean f(G(z)) - mean f(x)."),
+        (f.sum() - r.sum(), "you summed over the examples; use means (the batches may differ in size)."),
+        (torch.sigmoid(f).mean() - torch.sigmoid(r).mean(), "the critic's scores are used as they are: no sigmoid "
+                                                           "(the critic is not a classifier)."),
+        (torch.nn.functional.softplus(-r).mean() + torch.nn.functional.softplus(f).mean(),
+         "this is the GAN discriminator loss; the Wasserstein critic loss is linear in the scores."),
+    ], rtol=1e-4, atol=1e-5)
+    compare(g_out, gen, name, "generator_loss", [
+        (-gen, "the sign is flipped: the generator wants the critic's score on its samples HIGH, so it minimises "
+               "-mean f(G(z))."),
+        (-f.sum(), "you summed over the examples; use the mean."),
+        (critic, "the generator loss is -mean f(G(z)) (the real term does not depend on G)."),
+        (-critic, "the generator loss is -mean f(G(z)) only; the real term does not depend on G."),
+    ], rtol=1e-4, atol=1e-5)
+    if not (c_out.requires_grad and g_out.requires_grad):
+        fail(name, "the losses carry no gradient: compute them from the scores with torch operations (no .item(), "
+                   "numpy or .detach()).")
+    (gr,) = _grad(c_out, real, retain_graph=True, allow_unused=True)
+    if gr is None or not close(gr, torch.full((batch,), -1.0 / batch), 1e-4, 1e-6):
+        fail(name, "critic_loss has the right value but not the right gradient: compute it with torch operations.")
+    passed(name)
+
+
+# --- 3. the gradient penalty ----------------------------------------------------------------------
+
+class _Linear(nn.Module):
+    """f(x) = <w, x> + b over all dimensions of one example: gradient w everywhere."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        super().__init__()
+        self.w = nn.Parameter(w.clone())
+        self.b = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return (x.reshape(len(x), -1) * self.w.reshape(1, -1)).sum(1) + self.b
+
+
+class _Quadratic(nn.Module):
+    """f(x) = 1/2 sum_d a_d x_d^2: gradient a * x."""
+
+    def __init__(self, a: torch.Tensor) -> None:
+        super().__init__()
+        self.a = nn.Parameter(a.clone())
+
+    def forward(self, x):
+        return 0.5 * (x.reshape(len(x), -1) ** 2 * self.a.reshape(1, -1)).sum(1)
+
+
+def check_gradient_penalty(gradient_penalty, seed: int = 0, batch: int = 16, shape: tuple = (2,)) -> None:
+    """Check ``gradient_penalty(critic, real, fake, epsilon) -> scalar``: the mean over the batch of
+    (||grad_x critic(x_hat)||_2 - 1)^2 at x_hat = epsilon * real + (1 - epsilon) * fake (one epsilon per
+    example, the norm over all of an example's dimensions), differentiable with respect to the critic's
+    parameters. Critics with known gradients: linear (gradient w), diagonal quadratic (gradient a * x_hat)."""
+    name = "gradient_penalty"
+    g = _gen(seed)
+    shape = tuple(shape)
+    dim = int(torch.tensor(shape).prod())
+    real = torch.randn(batch, *shape, generator=g) + 1.0
+    fake = 0.5 * torch.randn(batch, *shape, generator=g) - 1.0
+    eps = torch.rand(batch, generator=g)
+    e = eps.double().reshape(batch, *([1] * len(shape)))
+
+    # (a) a linear critic: the gradient is w at every x_hat, penalty (||w|| - 1)^2, d/dw = 2 (||w|| - 1) w / ||w||
+    w = torch.randn(shape, generator=g) * 0.8
+    critic = _Linear(w)
+    nw = w.double().norm()
+    expected = (nw - 1) ** 2
+    out = call(gradient_penalty, name, (critic, real.clone(), fake.clone(), eps.clone()), reference=_gradient_penalty)
+    out = expect_tensor(out, name, "the penalty", (), {(batch,): "average over the batch (.mean())."})
+    compare(out, expected, name, "the penalty for a linear critic f(x) = w.x (gradient w everywhere)", [
+        ((nw ** 2 - 1) ** 2, "you used the squared norm ||g||^2; the penalty is (||g||_2 - 1)^2."),
+        (nw - 1, "the difference ||g|| - 1 must be squared."),
+        ((nw - 1).abs(), "the difference ||g|| - 1 must be squared, not its absolute value."),
+        (nw ** 2, "the penalty is (||g|| - 1)^2: subtract 1 (the target norm) before squaring."),
+        (batch * expected, "you summed over the batch; the penalty is a mean over the examples."),
+        ((w.double().abs() - 1).pow(2).sum(), "take the norm of the whole gradient of one example, then subtract 1."),
+        ((math.sqrt(batch) * nw - 1) ** 2, "the norm is per example (over its dimensions), then the mean over the "
+                                           "batch; you took one norm over the whole batch."),
+    ], rtol=1e-4, atol=1e-5)
+    if out.grad_fn is None:
+        fail(name, "the penalty carries no gradient with respect to the critic's parameters: compute the gradient "
+                   "with torch.autograd.grad(..., create_graph=True) so that the penalty can be backpropagated "
+                   "into the critic.")
+    (gw,) = _grad(out, critic.w, allow_unused=True)
+    if gw is None or not close(gw, (2 * (nw - 1) * w.double() / nw).float(), 1e-3, 1e-5):
+        fail(name, "the penalty has the right value but the wrong gradient with respect to the critic's weights: "
+                   "use torch.autograd.grad(scores.sum(), x_hat, create_graph=True), and do not detach the gradient.")
+
+    # (b) a diagonal quadratic critic: gradient a * x_hat, so the penalty depends on where x_hat lies
+    a = 0.5 + torch.rand(shape, generator=g)
+    critic = _Quadratic(a)
+    ad = a.double()
+
+    def penalty(x_hat, per_example=True):
+        grad = (ad * x_hat).reshape(batch, -1)
+        if not per_example:
+            return (grad.norm() - 1) ** 2
+        return ((grad.norm(dim=1) - 1) ** 2).mean()
+
+    r, f = real.double(), fake.double()
+    x_hat = e * r + (1 - e) * f
+    expected = penalty(x_hat)
+    out = call(gradient_penalty, name, (critic, real.clone(), fake.clone(), eps.clone()), reference=_gradient_penalty)
+    out = expect_tensor(out, name, "the penalty", (), {(batch,): "average over the batch (.mean())."})
+    compare(out, expected, name, "the penalty for a quadratic critic (gradient a * x_hat)", [
+        (penalty(e * f + (1 - e) * r), "epsilon weights the REAL example: x_hat = epsilon * real + "
+                                        "(1 - epsilon) * fake."),
+        (penalty(r), "the gradient must be taken at the interpolates x_hat, not at the real examples."),
+        (penalty(f), "the gradient must be taken at the interpolates x_hat, not at the generated examples."),
+        (penalty(0.5 * (r + f)), "use the given epsilon, one per example (not 1/2)."),
+        (penalty(x_hat, per_example=False), "the norm is per example (over its dimensions), then the mean over "
+                                            "the batch; you took one norm over the whole batch."),
+    ], rtol=1e-4, atol=1e-5)
+    passed(name)
+
+
+# --- 4. packing ------------------------------------------------------------------------------------
+
+def check_pack(pack, seed: int = 0, batch: int = 12, dim: int = 2, m: int = 3) -> None:
+    """Check ``pack(x, m) -> (B // m, m * D)``: row j concatenates x[j*m], x[j*m + 1], ..., x[j*m + m - 1]."""
+    name = "pack"
+    g = _gen(seed)
+    x = torch.randn(batch, dim, generator=g)
+    n = batch // m
+    expected = torch.stack([torch.cat([x[j * m + i] for i in range(m)]) for j in range(n)])
+    out = call(pack, name, (x.clone(), m), reference=(_pack, _PackedDiscriminator.forward))
+    out = expect_tensor(out, name, "the packed batch", (n, m * dim), {
+        (m, n * dim): "you made m rows; the result has one row per pack: B // m rows of m * D numbers.",
+        (n, m, dim): "concatenate the m samples of a pack into one vector: reshape to (B // m, m * D).",
+        (m * dim, n): "the result is transposed: one ROW per pack, (B // m, m * D).",
+    })
+    strided = torch.stack([torch.cat([x[i * n + j] for i in range(m)]) for j in range(n)])
+    compare(out, expected, name, "the packed batch", [
+        (strided, "you packed samples j, j + B/m, j + 2B/m, ... together; pack consecutive samples: row j holds "
+                  "x[j*m], ..., x[j*m + m - 1] (x.reshape(B // m, m * D))."),
+    ], rtol=0, atol=0)
+    passed(name)
+
+
+# --- 5. a remedy against collapse, trained -------------------------------------------------------------
+
+RUN_STEPS = 200          # the training budget of exercise 5 (generator steps)
+RUN_BATCH = 64           # minibatch (packs, for a packed discriminator)
+RUN_HIDDEN = 64          # width of the MLPs
+RUN_LR = 2e-3
+
+
+def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """The data of exercise 5: the 8-Gaussian ring (radius 2, std 0.02) rotated by a seed-dependent angle.
+
+    Returns:
+        (x (n, 2) the training data, centers (8, 2) its mode centres).
+    """
+    x, _ = _ring_of_gaussians(n, seed=seed)
+    angle = 2 * math.pi * torch.rand((), generator=_gen(seed + 7)) / 8
+    rot = torch.tensor([[angle.cos(), -angle.sin()], [angle.sin(), angle.cos()]])
+    return x @ rot.T, _ring_centers() @ rot.T
+
+
+def _reference_pacgan(x: torch.Tensor, steps: int, batch_size: int, seed: int, m: int = 2) -> nn.Module:
+    """The PacGAN of exercise 5, trained as its statement says, with genedu's PackedDiscriminator."""
+    generator, _ = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = _mlp([2 * m] + [RUN_HIDDEN] * 3 + [1], activation=lambda: nn.LeakyReLU(0.2))
+        _train_gan(generator, _PackedDiscriminator(net, m), x, latent_dim=2, steps=steps, batch_size=m * batch_size,
+                   lr=RUN_LR, seed=seed, progress=False, device="cpu")
+    return generator
+
+
+_vanilla_cache: dict[int, tuple[int, float]] = {}
+
+
+def vanilla_baseline(seed: int) -> tuple[int, float]:
+    """(modes, high-quality share) of the vanilla GAN of exercise 5 for this seed (cached per process)."""
+    if seed not in _vanilla_cache:
+        x, centers = ring_task(seed)
+        generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
+        _train_gan(generator, discriminator, x, latent_dim=2, steps=RUN_STEPS, batch_size=RUN_BATCH, lr=RUN_LR,
+                   seed=seed, progress=False, device="cpu")
+        with torch.no_grad():
+            samples = generator(torch.randn(2500, 2, generator=_gen(10_000 + seed)))
+        cov = _mode_coverage(samples, centers, 0.02)
+        _vanilla_cache[seed] = (cov.modes, cov.high_quality)
+    return _vanilla_cache[seed]
+
+
+def check_remedy_training(train_remedy, seed: int = 0) -> None:
+    """Check ``train_remedy(x, steps, batch_size, seed) -> generator``: a PacGAN (m = 2) trained as the exercise
+    says (generator from ``gan_mlps(hidden=64, seed=seed)``, discriminator network created after
+    ``torch.manual_seed(seed)`` and fed consecutive pairs, ``train_gan`` with ``2 * batch_size`` samples per
+    minibatch, lr 2e-3, ``seed``). Its samples of a fixed noise batch must match those of the same PacGAN trained
+    with genedu's reference packing (a short run, ``RUN_STEPS`` steps: both runs are deterministic on one
+    machine). Prints the modes captured next to those of the vanilla GAN with the same seed and budget."""
+    name = "train_remedy"
+    x, centers = ring_task(seed)
+    z = torch.randn(2500, 2, generator=_gen(10_000 + seed))
+    reference = _reference_pacgan(x.clone(), RUN_STEPS, RUN_BATCH, seed)
+    with torch.no_grad():
+        expected = reference(z)
+    vanilla = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)[0]
+    state = torch.random.get_rng_state()
+    try:
+        out = call(train_remedy, name, (x.clone(), RUN_STEPS, RUN_BATCH, seed),
+                   reference=(_reference_pacgan, _PackedDiscriminator.forward))
+    finally:
+        torch.random.set_rng_state(state)
+    if not isinstance(out, nn.Module):
+        fail(name, f"should return the trained generator (a torch.nn.Module), got {type(out).__name__}.")
+    out.eval()
+    with torch.no_grad():
+        try:
+            samples = out(z.clone())
+        except Exception as err:  # noqa: BLE001
+            fail(name, f"the generator cannot map noise z of shape (2500, 2) to samples: {type(err).__name__}: {err}")
+        initial = vanilla(z)
+    samples = expect_tensor(samples, name, "the generator's samples", (2500, 2))
+    if close(samples, initial, 1e-5, 1e-6):
+        fail(name, "the generator is unchanged: train it with gan.train_gan before returning it.")
+    if not close(samples, expected, 1e-3, 1e-3):
+        gap = float((samples.double() - expected.double()).abs().max())
+        fail(name, f"the trained generator differs from the reference PacGAN's (largest difference {gap:.3g}). "
+                   "Check that the discriminator sees pack(inputs, 2), one pair of consecutive samples per row, "
+                   "returns each pack's logit twice (.reshape(-1).repeat_interleave(2)), that its network is "
+                   "created right after torch.manual_seed(seed), and that train_gan gets batch_size=2 * batch_size, "
+                   f"lr=2e-3 and seed=seed. (A discriminator that judges single samples trains the vanilla GAN.)")
+    cov = _mode_coverage(samples.detach().float(), centers, 0.02)
+    base_modes, _ = vanilla_baseline(seed)
+    passed(name, f"your PacGAN after {RUN_STEPS} steps: {cov.modes} of 8 modes, {cov.high_quality:.0%} high quality "
+                 f"(the vanilla GAN: {base_modes})")

@@ -1,0 +1,101 @@
+"""Compute chapter 6's experiment table and write it to book/data/mode_collapse_table.csv.
+
+For each dataset (the ring of 8 Gaussians, the grid of 25) and each method (the vanilla GAN and the remedies
+of genedu.remedies), train with genedu.remedies.benchmark_run over several seeds and evaluate 2,500 samples
+with the VEEGAN/PacGAN protocol (genedu.metrics_modes.mode_coverage). The CSV holds one row per
+(dataset, method): mean and standard deviation over the seeds of the modes captured and of the high-quality
+share, the mean training time (wall, and the CPU time of the process: what the run takes alone on a quiet core),
+and the per-seed values; book/ch06_mode_collapse.md loads and plots it.
+
+    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py                    # the book's table
+    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --datasets ring --methods "PacGAN2 (128 packs)" --append
+    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --seeds 0 1 --steps 1000 --jobs 2
+
+Runs are independent: ``--jobs N`` runs N of them in parallel processes (one thread each).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_METHODS = ["GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2"]
+# generator steps per method: the unrolled GAN and WGAN-GP cost several discriminator passes per step, so they
+# get fewer steps for a comparable wall time (the CSV records both)
+DEFAULT_STEPS = {"GAN": 4000, "PacGAN2": 4000, "WGAN-GP": 600, "Unrolled GAN": 600, "PacGAN2 (128 packs)": 5000}
+# variants: table name -> (genedu.remedies method, extra benchmark_run arguments)
+VARIANTS = {"PacGAN2 (128 packs)": ("PacGAN2", {"batch_size": 128})}
+
+
+def _run(args: tuple) -> dict:
+    method, dataset, steps, seed = args
+    import torch
+
+    torch.set_num_threads(1)
+    from genedu.remedies import benchmark_run
+
+    base, extra = VARIANTS.get(method, (method, {}))
+    r = benchmark_run(base, dataset, steps=steps, seed=seed, **extra)
+    print(f"{dataset:5s} {method:13s} seed {seed}: {r['modes']:2d} modes, {r['high_quality']:.3f} high quality, "
+          f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)", flush=True)
+    return {"dataset": dataset, "method": method, "seed": seed, "steps": steps, "modes": r["modes"],
+            "hq": r["high_quality"], "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
+    parser.add_argument("--datasets", nargs="+", default=["ring", "grid"])
+    parser.add_argument("--steps", type=int, default=None, help="generator steps for every method "
+                                                                "(default: per method, see DEFAULT_STEPS)")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", default=str(ROOT / "book" / "data" / "mode_collapse_table.csv"))
+    parser.add_argument("--append", action="store_true", help="add the rows to an existing table")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    tasks = [(m, d, args.steps or DEFAULT_STEPS.get(m, 3000), s)
+             for d in args.datasets for m in args.methods for s in args.seeds]
+    t0 = time.time()
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(_run, tasks))
+    else:
+        rows = [_run(t) for t in tasks]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["dataset", "method", "steps", "n_seeds", "modes_mean", "modes_std", "hq_mean", "hq_std",
+              "seconds_mean", "cpu_seconds_mean", "modes_per_seed", "hq_per_seed"]
+    append = args.append and out.exists()
+    with out.open("a" if append else "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if not append:
+            writer.writeheader()
+        for d in args.datasets:
+            for m in args.methods:
+                sel = [r for r in rows if r["dataset"] == d and r["method"] == m]
+                modes = [r["modes"] for r in sel]
+                hq = [r["hq"] for r in sel]
+                writer.writerow({
+                    "dataset": d, "method": m, "steps": sel[0]["steps"], "n_seeds": len(sel),
+                    "modes_mean": round(statistics.mean(modes), 3),
+                    "modes_std": round(statistics.stdev(modes), 3) if len(sel) > 1 else 0.0,
+                    "hq_mean": round(statistics.mean(hq), 4),
+                    "hq_std": round(statistics.stdev(hq), 4) if len(sel) > 1 else 0.0,
+                    "seconds_mean": round(statistics.mean(r["seconds"] for r in sel), 1),
+                    "cpu_seconds_mean": round(statistics.mean(r["cpu_seconds"] for r in sel), 1),
+                    "modes_per_seed": " ".join(str(x) for x in modes),
+                    "hq_per_seed": " ".join(f"{x:.3f}" for x in hq)})
+    print(f"wrote {out} ({len(rows)} runs, {time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

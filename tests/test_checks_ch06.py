@@ -1,0 +1,323 @@
+"""The chapter 6 checks: correct answers written differently pass; the wrong answers students write
+fail with the check's explanation."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genedu import gan, remedies
+from genedu.checks._core import CheckFailed
+from genedu.checks.ch06 import (RUN_BATCH, RUN_STEPS, check_gradient_penalty, check_mode_coverage, check_pack,
+                                check_remedy_training, check_wasserstein_losses)
+from genedu.metrics_modes import mode_coverage as reference_mode_coverage
+from genedu.models import mlp
+
+# --- 1. mode coverage ----------------------------------------------------------------------------
+
+
+def cov_cdist(samples, centers, std):
+    d, j = torch.cdist(samples, centers).min(1)
+    good = d < 3 * std
+    counts = torch.bincount(j[good], minlength=len(centers))
+    return int((counts > 0).sum()), good.float().mean().item(), counts
+
+
+def cov_loop(samples, centers, std):
+    """Another way: squared distances by broadcasting, counts by a loop, float counts, tensor outputs."""
+    d2 = ((samples[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    j = d2.argmin(1)
+    good = d2.min(1).values < (3 * std) ** 2
+    counts = torch.stack([((j == k) & good).sum() for k in range(len(centers))]).float()
+    return (counts > 0).sum(), good.float().mean(), counts
+
+
+def cov_box(samples, centers, std):
+    d, j = torch.cdist(samples, centers).min(1)
+    good = ((samples - centers[j]).abs() < 3 * std).all(1)
+    counts = torch.bincount(j[good], minlength=len(centers))
+    return int((counts > 0).sum()), good.float().mean().item(), counts
+
+
+def cov_no_threshold(samples, centers, std):
+    d, j = torch.cdist(samples, centers).min(1)
+    good = d < 3 * std
+    counts = torch.bincount(j, minlength=len(centers))
+    return int((counts > 0).sum()), good.float().mean().item(), counts
+
+
+def cov_variance(samples, centers, std):
+    return cov_cdist(samples, centers, std ** 2)
+
+
+def cov_count_not_share(samples, centers, std):
+    m, hq, c = cov_cdist(samples, centers, std)
+    return m, hq * len(samples), c
+
+
+def cov_per_sample(samples, centers, std):
+    d, j = torch.cdist(samples, centers).min(1)
+    good = d < 3 * std
+    return int(good.sum()), good.float().mean().item(), good.long()
+
+
+def cov_modes_all(samples, centers, std):
+    m, hq, c = cov_cdist(samples, centers, std)
+    return len(centers), hq, c
+
+
+@pytest.mark.parametrize("fn", [cov_cdist, cov_loop])
+def test_mode_coverage_correct_answers_pass(fn):
+    check_mode_coverage(fn)
+    check_mode_coverage(fn, seed=101, n_modes=25, n=300, std=0.05)
+    check_mode_coverage(fn, seed=102, n_modes=5, n=40, std=0.1)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (cov_box, "3-std square"), (cov_no_threshold, "not high quality"), (cov_variance, "variance"),
+    (cov_count_not_share, "share"), (cov_per_sample, "one entry per mode"), (cov_modes_all, "at least one"),
+])
+def test_mode_coverage_wrong_answers_fail(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_mode_coverage(fn)
+
+
+def test_mode_coverage_reference_refused():
+    def calls_reference(samples, centers, std):
+        out = reference_mode_coverage(samples, centers, std)
+        return out.modes, out.high_quality, out.counts
+    with pytest.raises(CheckFailed, match="reference"):
+        check_mode_coverage(calls_reference)
+
+
+# --- 2. Wasserstein losses ----------------------------------------------------------------------
+
+
+def w_ok(real_scores, fake_scores):
+    return fake_scores.mean() - real_scores.mean(), -fake_scores.mean()
+
+
+def w_ok_other(real_scores, fake_scores):
+    return torch.mean(fake_scores) + torch.mean(-real_scores), torch.mean(fake_scores).neg()
+
+
+def w_flipped(real_scores, fake_scores):
+    return real_scores.mean() - fake_scores.mean(), -fake_scores.mean()
+
+
+def w_gen_flipped(real_scores, fake_scores):
+    return fake_scores.mean() - real_scores.mean(), fake_scores.mean()
+
+
+def w_sum(real_scores, fake_scores):
+    return fake_scores.sum() - real_scores.sum(), -fake_scores.sum()
+
+
+def w_sigmoid(real_scores, fake_scores):
+    return torch.sigmoid(fake_scores).mean() - torch.sigmoid(real_scores).mean(), -torch.sigmoid(fake_scores).mean()
+
+
+def w_item(real_scores, fake_scores):
+    return torch.tensor((fake_scores.mean() - real_scores.mean()).item()), torch.tensor(-fake_scores.mean().item())
+
+
+@pytest.mark.parametrize("fn", [w_ok, w_ok_other])
+def test_wasserstein_correct_answers_pass(fn):
+    check_wasserstein_losses(fn)
+    check_wasserstein_losses(fn, seed=201, batch=5, fake_batch=40)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (w_flipped, "sign is flipped"), (w_gen_flipped, "sign is flipped"), (w_sum, "summed"),
+    (w_sigmoid, "no sigmoid"), (w_item, "no gradient"),
+])
+def test_wasserstein_wrong_answers_fail(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_wasserstein_losses(fn)
+
+
+# --- 3. gradient penalty ----------------------------------------------------------------------
+
+
+def _x_hat(real, fake, epsilon):
+    e = epsilon.reshape(-1, *([1] * (real.dim() - 1)))
+    return (e * real + (1 - e) * fake).detach().requires_grad_(True)
+
+
+def gp_ok(critic, real, fake, epsilon):
+    x_hat = _x_hat(real, fake, epsilon)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gp_ok_other(critic, real, fake, epsilon):
+    """Another way: ones as grad_outputs, sqrt of the sum of squares, real.lerp."""
+    e = epsilon.view(-1, *([1] * (real.dim() - 1)))
+    x_hat = fake.lerp(real, e).detach().requires_grad_()
+    scores = critic(x_hat)
+    (g,) = torch.autograd.grad(scores, x_hat, grad_outputs=torch.ones_like(scores), create_graph=True)
+    norm = torch.sqrt((g.reshape(len(g), -1) ** 2).sum(1))
+    return torch.mean((norm - 1) ** 2)
+
+
+def gp_no_create_graph(critic, real, fake, epsilon):
+    x_hat = _x_hat(real, fake, epsilon)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    return ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gp_squared_norm(critic, real, fake, epsilon):
+    x_hat = _x_hat(real, fake, epsilon)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (((g.flatten(1) ** 2).sum(1) - 1) ** 2).mean()
+
+
+def gp_eps_swapped(critic, real, fake, epsilon):
+    return gp_ok(critic, fake, real, epsilon)
+
+
+def gp_at_real(critic, real, fake, epsilon):
+    return gp_ok(critic, real, fake, torch.ones_like(epsilon))
+
+
+def gp_batch_norm(critic, real, fake, epsilon):
+    x_hat = _x_hat(real, fake, epsilon)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (g.norm() - 1) ** 2
+
+
+def gp_sum(critic, real, fake, epsilon):
+    return gp_ok(critic, real, fake, epsilon) * len(real)
+
+
+def gp_not_squared(critic, real, fake, epsilon):
+    x_hat = _x_hat(real, fake, epsilon)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (g.flatten(1).norm(dim=1) - 1).mean()
+
+
+@pytest.mark.parametrize("fn", [gp_ok, gp_ok_other])
+def test_gradient_penalty_correct_answers_pass(fn):
+    check_gradient_penalty(fn)
+    check_gradient_penalty(fn, seed=301, batch=7, shape=(5,))
+    check_gradient_penalty(fn, seed=302, batch=4, shape=(1, 3, 3))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (gp_no_create_graph, "create_graph"), (gp_squared_norm, "squared norm"), (gp_eps_swapped, "REAL example"),
+    (gp_at_real, "interpolates"), (gp_batch_norm, "per example"), (gp_sum, "summed"),
+    (gp_not_squared, "must be squared"),
+])
+def test_gradient_penalty_wrong_answers_fail(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_gradient_penalty(fn)
+
+
+def test_gradient_penalty_matches_the_library():
+    """The check's closed forms agree with genedu.remedies.gradient_penalty (which the check forbids to call)."""
+    critic = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    real, fake, eps = torch.randn(6, 3), torch.randn(6, 3), torch.rand(6)
+    torch.testing.assert_close(gp_ok(critic, real, fake, eps), remedies.gradient_penalty(critic, real, fake, eps))
+
+
+# --- 4. packing -----------------------------------------------------------------------------------
+
+
+def pack_ok(x, m):
+    return x.reshape(-1, m * x.shape[1])
+
+
+def pack_cat(x, m):
+    return torch.cat([x[i::m] for i in range(m)], dim=1)
+
+
+def pack_strided(x, m):
+    return torch.cat(torch.chunk(x, m, dim=0), dim=1)
+
+
+def pack_3d(x, m):
+    return x.reshape(-1, m, x.shape[1])
+
+
+def pack_rows(x, m):
+    return x.reshape(m, -1)
+
+
+@pytest.mark.parametrize("fn", [pack_ok, pack_cat])
+def test_pack_correct_answers_pass(fn):
+    check_pack(fn)
+    check_pack(fn, seed=401, batch=8, dim=3, m=4)
+
+
+@pytest.mark.parametrize("fn, message", [(pack_strided, "consecutive"), (pack_3d, "concatenate"),
+                                         (pack_rows, "m rows")])
+def test_pack_wrong_answers_fail(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_pack(fn)
+
+
+# --- 5. the training run -----------------------------------------------------------------------------
+
+
+class _Packed(nn.Module):
+    def __init__(self, net, m):
+        super().__init__()
+        self.net, self.m = net, m
+
+    def forward(self, x):
+        return self.net(remedies.pack(x, self.m)).reshape(-1).repeat_interleave(self.m)
+
+
+def remedy_ok(x, steps, batch_size, seed):
+    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    torch.manual_seed(seed)
+    net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
+    gan.train_gan(generator, _Packed(net, 2), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=2e-3,
+                  seed=seed, progress=False)
+    return generator
+
+
+def remedy_vanilla(x, steps, batch_size, seed):
+    generator, discriminator = remedies.gan_mlps(hidden=64, seed=seed)
+    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=2e-3, seed=seed,
+                  progress=False)
+    return generator
+
+
+def remedy_untrained(x, steps, batch_size, seed):
+    return remedies.gan_mlps(hidden=64, seed=seed)[0]
+
+
+def test_remedy_training_correct_answer_passes():
+    check_remedy_training(remedy_ok)
+    check_remedy_training(remedy_ok, seed=1)
+
+
+def remedy_strided(x, steps, batch_size, seed):
+    """Packs samples j and j + B/2 together: a PacGAN too, but not the one the exercise asks for."""
+    class Strided(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, inputs):
+            return self.net(torch.cat(torch.chunk(inputs, 2), 1)).reshape(-1).repeat(2)
+
+    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    torch.manual_seed(seed)
+    net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
+    gan.train_gan(generator, Strided(net), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=2e-3,
+                  seed=seed, progress=False)
+    return generator
+
+
+@pytest.mark.parametrize("fn, message", [(remedy_vanilla, "judges single samples"), (remedy_untrained, "unchanged"),
+                                         (remedy_strided, "consecutive"),
+                                         (lambda x, steps, batch_size, seed: None, "nn.Module")])
+def test_remedy_training_wrong_answers_fail(fn, message):
+    with pytest.raises(CheckFailed, match=message):
+        check_remedy_training(fn)
+
+
+def test_run_budget_is_small():
+    assert RUN_STEPS * RUN_BATCH <= 200_000
