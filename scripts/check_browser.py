@@ -87,6 +87,11 @@ RAW_TEX = [
     (re.compile(r"\\\[|\\\]"), "\\[ \\]"),
     (re.compile(r"\\begin\{"), "\\begin{"),
     (re.compile(r"(?<![\w$])\$(?=[^$\n]{0,200}[\\^_])[^$\s][^$\n]{0,200}?\$(?![\w$])"), "$...$"),
+    # a TeX command outside rendered math, e.g. an inline formula that Markdown broke (a line of it
+    # starting with "- " became a list item, so neither half is math any more)
+    (re.compile(r"\\(?:math[a-z]+|frac|sum|int|log|exp|sqrt|nabla|lVert|rVert|Vert|left|right|operatorname"
+                r"|alpha|beta|gamma|epsilon|theta|sigma|mu|lambda|le|ge|cdot|hat|bar|tilde|mid|sim)(?![A-Za-z])"),
+     "TeX command"),
 ]
 
 

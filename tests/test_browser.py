@@ -140,6 +140,9 @@ def test_raw_tex_patterns():
     assert check_browser.raw_tex("the ELBO $\\log p(x)$ here")
     assert check_browser.raw_tex("see \\begin{aligned} x")
     assert not check_browser.raw_tex("it costs 5 $ or 10 $, and x_1 is a name")
+    # an inline formula split by Markdown (its second line began with "- " and became a list item)
+    assert check_browser.raw_tex("duality, $W = \\max_f \\mathbb E_{p} f\n\\mathbb E_{q} f$. Then")
+    assert not check_browser.raw_tex("a backslash \\ alone, or a path like C:\\data, is not TeX")
 
 
 def test_animation_player_works_offline_without_a_kernel(tmp_path):
