@@ -201,14 +201,11 @@ def toy_models(latent_dim: int = 1, hidden: int = 32, seed: int | None = 0) -> t
     latent_dim = v.positive_int(latent_dim, "latent_dim")
     hidden = v.positive_int(hidden, "hidden")
     seed = v.optional_seed(seed)
-    state = torch.random.get_rng_state()
-    if seed is not None:
-        torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):   # seed the initialisation, leave the global RNG as it was
+        if seed is not None:
+            torch.manual_seed(seed)
         generator = mlp([latent_dim, hidden, hidden, 1])
         discriminator = mlp([1, hidden, hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
-    finally:
-        torch.random.set_rng_state(state)
     return generator, discriminator
 
 

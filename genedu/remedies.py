@@ -249,14 +249,11 @@ def gan_mlps(latent_dim: int = 2, hidden: int = 128, depth: int = 3, pack_m: int
     depth = v.positive_int(depth, "depth")
     pack_m = v.positive_int(pack_m, "pack_m")
     seed = v.optional_seed(seed)
-    state = torch.random.get_rng_state()
-    if seed is not None:
-        torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):   # seed the initialisation, leave the global RNG as it was
+        if seed is not None:
+            torch.manual_seed(seed)
         generator = mlp([latent_dim] + [hidden] * depth + [2])
         discriminator: nn.Module = mlp([2 * pack_m] + [hidden] * depth + [1], activation=lambda: nn.LeakyReLU(0.2))
-    finally:
-        torch.random.set_rng_state(state)
     if pack_m > 1:
         discriminator = PackedDiscriminator(discriminator, pack_m)
     return generator, discriminator
