@@ -119,8 +119,9 @@ def ring_of_gaussians(n: int = 1000, n_modes: int = 8, radius: float = 2.0, std:
                       seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The ring benchmark: an equal mixture of Gaussians on a circle.
 
-    Defaults follow the 2D ring of Metz et al. (2016), Srivastava et al. (VEEGAN, 2017) and
-    Lin et al. (PacGAN, 2018): 8 modes on a circle of radius 2, each with standard deviation 0.02.
+    The 2D ring of Metz et al. (2016), Srivastava et al. (VEEGAN, 2017) and Lin et al. (PacGAN, 2018):
+    8 modes on a circle. The defaults, radius 2 and standard deviation 0.02, are PacGAN's ring (radius 1,
+    std 0.01 in its code) at twice the scale: the same radius / std ratio, so the same benchmark.
 
     Returns:
         x: (n, 2) float32 points; y: (n,) int64 index of the mode each point came from.

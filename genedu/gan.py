@@ -296,7 +296,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
               snapshot_every: int | None = None, n_snapshot: int = 64, callback: Callable | None = None,
               device: torch.device | str | None = None, seed: int | None = 0, progress: bool = True,
               discriminator_loss: Callable | None = None, n_classes: int | None = None,
-              generator_objective: Callable | None = None) -> dict[str, list]:
+              generator_objective: Callable | None = None, d_lr: float | None = None) -> dict[str, list]:
     """Train a GAN with Goodfellow et al.'s Algorithm 1 (minibatch stochastic gradient, Adam here).
 
     For each of ``steps`` generator steps: ``k`` discriminator steps (:func:`discriminator_step`), each on
@@ -314,6 +314,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         k: discriminator steps per generator step (default 1, as in the paper's experiments).
         batch_size: examples per minibatch, real and fake (default 64).
         lr, betas: Adam's learning rate and betas for both players (default 2e-4, (0.5, 0.999)).
+        d_lr: the discriminator's learning rate when it differs from the generator's (default None: ``lr``;
+            the demo notebook of Metz et al.'s unrolled GAN, for instance, uses 1e-3 for G and 1e-4 for D).
         generator_loss: "non-saturating" (default), "saturating" or a callable ``fake_logits -> loss``.
         conditional: when True, ``data`` yields (x, y) with integer labels in [0, n_classes); the fakes of a
             discriminator step get the labels of that step's real minibatch, those of a generator step the
@@ -353,6 +355,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     k = v.positive_int(k, "k")
     batch_size = v.positive_int(batch_size, "batch_size")
     lr = v.positive_float(lr, "lr")
+    d_lr = lr if d_lr is None else v.positive_float(d_lr, "d_lr")
     if (not isinstance(betas, (tuple, list)) or len(betas) != 2
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
@@ -383,7 +386,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     generator.to(device)
     discriminator.to(device)
     g_opt = torch.optim.Adam(generator.parameters(), lr=lr, betas=tuple(betas))
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=tuple(betas))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=tuple(betas))
 
     def noise(n: int) -> torch.Tensor:
         return torch.randn(n, latent_dim, generator=g).to(device)

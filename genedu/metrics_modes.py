@@ -14,10 +14,11 @@ class ``MetricLogger``):
 - report the number of modes captured and the share of high-quality samples among all samples.
 
 The benchmarks' data: the ring is 8 isotropic Gaussians evenly spaced on a circle, the grid 25 isotropic
-Gaussians with means (-4 + 2i, -4 + 2j), i, j = 0..4, and std 0.05. PacGAN's code uses a ring of radius 1
-and std 0.01; Metz et al. (2017) use radius 2 and std 0.02, which is ``genedu.data.ring_of_gaussians``'s
-default. The metric is measured in units of sigma, so the two rings (same radius / std ratio of 100) are
-the same benchmark at two scales.
+Gaussians with means (-4 + 2i, -4 + 2j), i, j = 0..4, and std 0.05 (PacGAN's code, ``2DGrid_GAN&PacGAN/
+config.py``). PacGAN's code uses a ring of radius 1 and std 0.01 (``2DRing_GAN&PacGAN/config.py``);
+``genedu.data.ring_of_gaussians`` defaults to radius 2 and std 0.02, the same ring at twice the scale. The
+metric is measured in units of sigma, so the two rings (same radius / std ratio of 100) are the same
+benchmark.
 """
 from __future__ import annotations
 

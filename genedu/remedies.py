@@ -269,19 +269,22 @@ METHODS = ("GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2")
 def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
     """The ``train_gan`` keyword arguments and packing degree of one of :data:`METHODS`.
 
-    - "GAN": the non-saturating GAN, k = 1;
-    - "WGAN-GP": :func:`wgan_gp_critic_loss` (lambda = 10), :func:`wasserstein_generator_loss`, k = 5 critic
-      steps per generator step and Adam betas (0.5, 0.9) (Gulrajani et al. use (0, 0.9) and lr 1e-4);
-    - "Unrolled GAN": :func:`unrolled_generator_loss` (``unroll`` steps of size ``unroll_lr``);
-    - "PacGAN<m>": a :class:`PackedDiscriminator` of degree m (the batch holds m samples per pack).
+    - "GAN": the non-saturating GAN, k = 1, the run's learning rates;
+    - "WGAN-GP": :func:`wgan_gp_critic_loss` (lambda = 10), :func:`wasserstein_generator_loss`, and Gulrajani
+      et al.'s optimiser: k = 5 critic steps per generator step, Adam with lr 1e-4 for both players and betas
+      (0.5, 0.9) (their toy experiments' code, ``gan_toy.py``);
+    - "Unrolled GAN": :func:`unrolled_generator_loss` (``unroll`` steps of size ``unroll_lr``), the run's
+      learning rates;
+    - "PacGAN<m>": a :class:`PackedDiscriminator` of degree m (the batch holds m samples per pack), the run's
+      learning rates.
 
     Returns:
-        {"pack_m": m, "train_gan": {...}}.
+        {"pack_m": m, "train_gan": {...}}: keyword arguments of ``train_gan`` that override the run's.
     """
     if method == "GAN":
         return {"pack_m": 1, "train_gan": {}}
     if method == "WGAN-GP":
-        return {"pack_m": 1, "train_gan": dict(discriminator_loss=wgan_gp_critic_loss,
+        return {"pack_m": 1, "train_gan": dict(discriminator_loss=wgan_gp_critic_loss, lr=1e-4, d_lr=1e-4,
                                                generator_loss=wasserstein_generator_loss, k=5, betas=(0.5, 0.9))}
     if method == "Unrolled GAN":
         return {"pack_m": 1, "train_gan": dict(generator_objective=unrolled_generator_loss(unroll, unroll_lr))}
@@ -290,24 +293,28 @@ def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
     raise ValueError(f"method must be one of {METHODS} (or PacGAN<m>), got {method!r}")
 
 
-def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = 2000, seed: int = 0, lr: float = 1e-3,
-                  batch_size: int = 256, hidden: int = 128, anneal: float = 0.3, n_data: int = 20000,
-                  n_eval: int = 2500, snapshot_every: int | None = None, n_snapshot: int = 500,
+def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = 5000, seed: int = 0, lr: float = 1e-3,
+                  d_lr: float = 3e-4, batch_size: int = 128, hidden: int = 128, anneal: float = 0.3,
+                  n_data: int = 20000, n_eval: int = 2500, snapshot_every: int | None = None, n_snapshot: int = 500,
                   progress: bool = False, device: torch.device | str | None = "cpu") -> dict:
     """Train one method on the ring (8 modes) or the grid (25 modes) and measure its mode coverage.
 
     Data: ``n_data`` samples of ``genedu.data.ring_of_gaussians`` (radius 2, std 0.02) or
     ``grid_of_gaussians`` (spacing 2, std 0.05). Models: :func:`gan_mlps` (latent 2, ``hidden`` wide, 3 hidden
-    layers). Training: ``genedu.gan.train_gan`` with Adam(lr, beta1 0.5) for ``(1 - anneal) * steps`` generator
-    steps, then ``anneal * steps`` more with lr / 10 (a step decay of the learning rate; the second call starts
-    fresh Adam moments). Every PacGAN minibatch holds ``batch_size`` packs of m samples. Evaluation: the
-    VEEGAN/PacGAN protocol on ``n_eval`` samples (``genedu.metrics_modes.mode_coverage``).
+    layers). Training: ``genedu.gan.train_gan`` with Adam (beta1 0.5), the generator's learning rate ``lr`` and
+    the discriminator's ``d_lr`` (the defaults, 1e-3 and 3e-4, let the generator outpace the discriminator: the
+    regime in which a vanilla GAN collapses), for ``(1 - anneal) * steps`` generator steps, then
+    ``anneal * steps`` more with both rates / 10 (a step decay; the second call starts fresh Adam moments).
+    WGAN-GP uses its own optimiser instead (:func:`method_kwargs`). Every PacGAN minibatch holds ``batch_size``
+    packs of m samples. Evaluation: the VEEGAN/PacGAN protocol on ``n_eval`` samples
+    (``genedu.metrics_modes.mode_coverage``).
 
     Args:
-        method: one of :data:`METHODS` or "PacGAN<m>"; dataset: "ring" or "grid"; steps: generator steps;
-        seed: seeds the data, the models, the minibatches, the noise and the evaluation noise;
-        lr: the learning rate (default 1e-3); batch_size: minibatch (packs for PacGAN, default 256);
-        hidden: width of the MLPs (default 128); anneal: share of the steps at lr / 10 (default 0.3);
+        method: one of :data:`METHODS` or "PacGAN<m>"; dataset: "ring" or "grid"; steps: generator steps
+        (default 5,000); seed: seeds the data, the models, the minibatches, the noise and the evaluation noise;
+        lr, d_lr: the generator's and the discriminator's learning rates (default 1e-3, 3e-4);
+        batch_size: minibatch (packs for PacGAN, default 128); hidden: width of the MLPs (default 128);
+        anneal: share of the steps at the learning rates / 10 (default 0.3);
         n_data: training set size; n_eval: samples evaluated (default 2,500 as in the papers);
         snapshot_every, n_snapshot: record samples during training (see ``train_gan``);
         progress: progress bars; device: default "cpu" (these small MLPs are fastest there).
@@ -340,24 +347,21 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = 2000,
     n2 = int(round(anneal * steps))
     n1 = steps - n2
     kwargs = dict(latent_dim=2, batch_size=batch_size * m, betas=(0.5, 0.999), progress=progress, device=device,
-                  n_snapshot=n_snapshot)
+                  n_snapshot=n_snapshot, lr=v.positive_float(lr, "lr"), d_lr=v.positive_float(d_lr, "d_lr"))
     kwargs.update(spec["train_gan"])
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)          # the gradient penalty's interpolation weights use the global generator
+    decayed = dict(kwargs, lr=kwargs["lr"] / 10, d_lr=kwargs["d_lr"] / 10)
     t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        history = train_gan(generator, discriminator, x, steps=n1, lr=lr, seed=seed,
-                            snapshot_every=snapshot_every, **kwargs)
+    with torch.random.fork_rng(devices=[]):   # the gradient penalty's interpolation weights use the global RNG
+        torch.manual_seed(seed)
+        history = train_gan(generator, discriminator, x, steps=n1, seed=seed, snapshot_every=snapshot_every, **kwargs)
         snapshots = history.get("snapshots", [])
         if n2:
-            h2 = train_gan(generator, discriminator, x, steps=n2, lr=lr / 10, seed=seed + 1,
-                           snapshot_every=snapshot_every, **kwargs)
+            h2 = train_gan(generator, discriminator, x, steps=n2, seed=seed + 1, snapshot_every=snapshot_every,
+                           **decayed)
             snapshots = snapshots + [(n1 + s, xs) for s, xs in h2.get("snapshots", [])[1:]]
             for key, val in h2.items():
                 if key != "snapshots":
                     history[key] = history[key] + val
-    finally:
-        torch.random.set_rng_state(state)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     with torch.no_grad():
         z = torch.randn(n_eval, 2, generator=torch.Generator().manual_seed(10_000 + seed)).to(device or "cpu")
@@ -365,5 +369,5 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = 2000,
     cov = mode_coverage(samples, centers, std)
     history["snapshots"] = snapshots
     return {"modes": cov.modes, "high_quality": cov.high_quality, "counts": cov.counts, "seconds": seconds,
-            "cpu_seconds": cpu_seconds, "samples": samples, "snapshots": snapshots, "generator": generator, "discriminator": discriminator,
-            "centers": centers, "std": std, "history": history}
+            "cpu_seconds": cpu_seconds, "samples": samples, "snapshots": snapshots, "generator": generator,
+            "discriminator": discriminator, "centers": centers, "std": std, "history": history}

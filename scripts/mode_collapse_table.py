@@ -7,8 +7,8 @@ with the VEEGAN/PacGAN protocol (genedu.metrics_modes.mode_coverage). The CSV ho
 share, the mean training time (wall, and the CPU time of the process: what the run takes alone on a quiet core),
 and the per-seed values; book/ch06_mode_collapse.md loads and plots it.
 
-    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py                    # the book's table
-    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --datasets ring --methods "PacGAN2 (128 packs)" --append
+    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --jobs 2           # the book's table
+    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --datasets ring --methods PacGAN3 --append
     OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --seeds 0 1 --steps 1000 --jobs 2
 
 Runs are independent: ``--jobs N`` runs N of them in parallel processes (one thread each).
@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_METHODS = ["GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2"]
-# generator steps per method: the unrolled GAN and WGAN-GP cost several discriminator passes per step, so they
-# get fewer steps for a comparable wall time (the CSV records both)
-DEFAULT_STEPS = {"GAN": 4000, "PacGAN2": 4000, "WGAN-GP": 600, "Unrolled GAN": 600, "PacGAN2 (128 packs)": 5000}
+# every method gets the same budget: 5,000 generator steps of 128 samples (packs, for PacGAN), genedu.remedies'
+# benchmark_run defaults; WGAN-GP and the unrolled GAN cost several discriminator passes per step (the CSV
+# records the times)
+DEFAULT_STEPS = 5000
 # variants: table name -> (genedu.remedies method, extra benchmark_run arguments)
-VARIANTS = {"PacGAN2 (128 packs)": ("PacGAN2", {"batch_size": 128})}
+VARIANTS: dict[str, tuple[str, dict]] = {}
 
 
 def _run(args: tuple) -> dict:
@@ -55,14 +56,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
     parser.add_argument("--datasets", nargs="+", default=["ring", "grid"])
-    parser.add_argument("--steps", type=int, default=None, help="generator steps for every method "
-                                                                "(default: per method, see DEFAULT_STEPS)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="generator steps for every method")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "book" / "data" / "mode_collapse_table.csv"))
     parser.add_argument("--append", action="store_true", help="add the rows to an existing table")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    tasks = [(m, d, args.steps or DEFAULT_STEPS.get(m, 3000), s)
+    tasks = [(m, d, args.steps, s)
              for d in args.datasets for m in args.methods for s in args.seeds]
     t0 = time.time()
     if args.jobs > 1:

@@ -8,8 +8,8 @@ from torch import nn
 
 from genedu import gan, remedies
 from genedu.checks._core import CheckFailed
-from genedu.checks.ch06 import (RUN_BATCH, RUN_STEPS, check_gradient_penalty, check_mode_coverage, check_pack,
-                                check_remedy_training, check_wasserstein_losses)
+from genedu.checks.ch06 import (RUN_BATCH, RUN_D_LR, RUN_LR, RUN_STEPS, check_gradient_penalty, check_mode_coverage,
+                                check_pack, check_remedy_training, check_wasserstein_losses)
 from genedu.metrics_modes import mode_coverage as reference_mode_coverage
 from genedu.models import mlp
 
@@ -268,51 +268,101 @@ class _Packed(nn.Module):
         return self.net(remedies.pack(x, self.m)).reshape(-1).repeat_interleave(self.m)
 
 
+def _train_packed(discriminator, x, steps, batch_size, seed, generator=None):
+    generator = generator if generator is not None else remedies.gan_mlps(hidden=64, seed=seed)[0]
+    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=RUN_LR,
+                  d_lr=RUN_D_LR, seed=seed, progress=False)
+    return generator
+
+
 def remedy_ok(x, steps, batch_size, seed):
     generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
     torch.manual_seed(seed)
     net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
-    gan.train_gan(generator, _Packed(net, 2), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=2e-3,
-                  seed=seed, progress=False)
-    return generator
+    return _train_packed(_Packed(net, 2), x, steps, batch_size, seed, generator)
+
+
+class _Strided(nn.Module):
+    """Packs samples j and j + B/2 together: another packing, as good as consecutive pairs."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, inputs):
+        return self.net(torch.cat(torch.chunk(inputs, 2), 1)).reshape(-1).repeat(2)
+
+
+def remedy_strided(x, steps, batch_size, seed):
+    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    torch.manual_seed(seed)
+    return _train_packed(_Strided(mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))), x, steps,
+                         batch_size, seed, generator)
+
+
+class _Viewed(nn.Module):
+    """Packs with a reshape and squeezes the logits: the same PacGAN written another way."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
+
+    def forward(self, inputs):
+        return self.net(inputs.reshape(-1, 4)).squeeze(1).repeat_interleave(2)
+
+
+def remedy_viewed(x, steps, batch_size, seed):
+    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    torch.manual_seed(seed + 100)   # another initialisation of the discriminator
+    return _train_packed(_Viewed(), x, steps, batch_size, seed, generator)
+
+
+@pytest.mark.parametrize("fn", [remedy_ok, remedy_strided, remedy_viewed])
+def test_remedy_training_correct_answers_pass(fn):
+    check_remedy_training(fn)
+
+
+def test_remedy_training_hidden_seed_passes():
+    check_remedy_training(remedy_ok, seed=1)
 
 
 def remedy_vanilla(x, steps, batch_size, seed):
     generator, discriminator = remedies.gan_mlps(hidden=64, seed=seed)
-    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=2e-3, seed=seed,
-                  progress=False)
+    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=RUN_LR,
+                  d_lr=RUN_D_LR, seed=seed, progress=False)
     return generator
+
+
+class _SelfPair(nn.Module):
+    """Pairs every sample with itself: a 4-input network, but no more information than one sample."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, inputs):
+        return self.net(torch.cat([inputs, inputs], 1)).reshape(-1)
+
+
+def remedy_self_pair(x, steps, batch_size, seed):
+    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    torch.manual_seed(seed)
+    return _train_packed(_SelfPair(mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))), x, steps,
+                         batch_size, seed, generator)
 
 
 def remedy_untrained(x, steps, batch_size, seed):
     return remedies.gan_mlps(hidden=64, seed=seed)[0]
 
 
-def test_remedy_training_correct_answer_passes():
-    check_remedy_training(remedy_ok)
-    check_remedy_training(remedy_ok, seed=1)
-
-
-def remedy_strided(x, steps, batch_size, seed):
-    """Packs samples j and j + B/2 together: a PacGAN too, but not the one the exercise asks for."""
-    class Strided(nn.Module):
-        def __init__(self, net):
-            super().__init__()
-            self.net = net
-
-        def forward(self, inputs):
-            return self.net(torch.cat(torch.chunk(inputs, 2), 1)).reshape(-1).repeat(2)
-
-    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
-    torch.manual_seed(seed)
-    net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
-    gan.train_gan(generator, Strided(net), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=2e-3,
-                  seed=seed, progress=False)
+def remedy_wider(x, steps, batch_size, seed):
+    generator, _ = remedies.gan_mlps(hidden=128, seed=seed)
     return generator
 
 
-@pytest.mark.parametrize("fn, message", [(remedy_vanilla, "judges single samples"), (remedy_untrained, "unchanged"),
-                                         (remedy_strided, "consecutive"),
+@pytest.mark.parametrize("fn, message", [(remedy_vanilla, "judges single samples"),
+                                         (remedy_self_pair, "no more than the vanilla GAN"),
+                                         (remedy_untrained, "unchanged"), (remedy_wider, "layer shapes"),
                                          (lambda x, steps, batch_size, seed: None, "nn.Module")])
 def test_remedy_training_wrong_answers_fail(fn, message):
     with pytest.raises(CheckFailed, match=message):

@@ -156,6 +156,19 @@ def test_train_gan_takes_k_discriminator_steps_per_generator_step(monkeypatch):
     assert not G.training and not D.training
 
 
+def test_train_gan_gives_the_discriminator_its_own_learning_rate():
+    """One iteration, k = 1: Adam's first step moves each parameter by about lr (|m / sqrt(v)| = 1 at step 1),
+    so the largest change of D's parameters is d_lr and G's is lr."""
+    G, D = _models(1)
+    G0 = [p.detach().clone() for p in G.parameters()]
+    D0 = [p.detach().clone() for p in D.parameters()]
+    gan.train_gan(G, D, torch.randn(64, 2), latent_dim=2, steps=1, batch_size=32, lr=1e-2, d_lr=1e-4,
+                  betas=(0.0, 0.0), progress=False, device="cpu")
+    g_move = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(G.parameters(), G0))
+    d_move = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(D.parameters(), D0))
+    assert g_move == pytest.approx(1e-2, rel=1e-3) and d_move == pytest.approx(1e-4, rel=1e-3)
+
+
 def test_train_gan_is_deterministic_given_the_seed_and_the_models():
     G, D = _models(3)
     runs = []
@@ -252,6 +265,7 @@ def test_train_gan_custom_discriminator_loss_hook():
 @pytest.mark.parametrize("kwargs, err, name", [
     (dict(steps=0), ValueError, "steps"), (dict(k=0), ValueError, "k"), (dict(k=1.5), TypeError, "k"),
     (dict(batch_size=500), ValueError, "batch_size"), (dict(lr=-1.0), ValueError, "lr"),
+    (dict(d_lr=0.0), ValueError, "d_lr"),
     (dict(betas=(0.5,)), ValueError, "betas"), (dict(generator_loss="minimax"), ValueError, "generator_loss"),
     (dict(snapshot_every=0), ValueError, "snapshot_every"), (dict(callback=3), TypeError, "callback"),
     (dict(latent_dim=0), ValueError, "latent_dim"), (dict(seed=-1), ValueError, "seed"),

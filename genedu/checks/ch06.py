@@ -6,8 +6,8 @@ it with the defaults, the hidden tests with other seeds and shapes.
 The expected values are computed independently of genedu.metrics_modes and genedu.remedies: the mode
 coverage by an explicit loop over the modes in float64, the gradient penalty in closed form for critics whose
 gradient is known (linear: w everywhere; diagonal quadratic: a * x), the Wasserstein losses from their
-definitions, packing by indexing, and the training run by comparing with the same PacGAN trained with
-genedu's ``PackedDiscriminator`` (and, for information, with a vanilla GAN on the same seed and budget).
+definitions, packing by indexing, and the training run by comparing its mode coverage with a vanilla GAN
+trained with the same seed, models and budget.
 """
 from __future__ import annotations
 
@@ -309,10 +309,15 @@ def check_pack(pack, seed: int = 0, batch: int = 12, dim: int = 2, m: int = 3) -
 
 # --- 5. a remedy against collapse, trained -------------------------------------------------------------
 
-RUN_STEPS = 200          # the training budget of exercise 5 (generator steps)
+# The budget of exercise 5, the same for the student's remedy and the vanilla GAN it is compared with. The
+# generator learns faster than the discriminator (lr 1e-3 against 3e-4): in this regime a vanilla GAN
+# collapses (0 or 1 of the 8 modes after RUN_STEPS steps on every seed we tried, 0-7) while a PacGAN with the
+# same models and budget already reaches 4 to 8 modes, so "more modes than the vanilla GAN" is a robust test.
+RUN_STEPS = 700          # generator steps
 RUN_BATCH = 64           # minibatch (packs, for a packed discriminator)
 RUN_HIDDEN = 64          # width of the MLPs
-RUN_LR = 2e-3
+RUN_LR = 1e-3            # the generator's learning rate
+RUN_D_LR = 3e-4          # the discriminator's learning rate
 
 
 def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
@@ -327,74 +332,89 @@ def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     return x @ rot.T, _ring_centers() @ rot.T
 
 
-def _reference_pacgan(x: torch.Tensor, steps: int, batch_size: int, seed: int, m: int = 2) -> nn.Module:
-    """The PacGAN of exercise 5, trained as its statement says, with genedu's PackedDiscriminator."""
-    generator, _ = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
+def _train_baseline(x: torch.Tensor, seed: int, m: int) -> nn.Module:
+    """The generator of exercise 5 trained as a vanilla GAN (m = 1: both models from ``gan_mlps(hidden=64,
+    seed=seed)``) or as the exercise's PacGAN (m > 1: the discriminator network created after
+    ``torch.manual_seed(seed)`` and wrapped in genedu's ``PackedDiscriminator``)."""
+    generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = _mlp([2 * m] + [RUN_HIDDEN] * 3 + [1], activation=lambda: nn.LeakyReLU(0.2))
-        _train_gan(generator, _PackedDiscriminator(net, m), x, latent_dim=2, steps=steps, batch_size=m * batch_size,
-                   lr=RUN_LR, seed=seed, progress=False, device="cpu")
+        if m > 1:
+            discriminator = _PackedDiscriminator(_mlp([2 * m] + [RUN_HIDDEN] * 3 + [1],
+                                                      activation=lambda: nn.LeakyReLU(0.2)), m)
+        _train_gan(generator, discriminator, x, latent_dim=2, steps=RUN_STEPS, batch_size=m * RUN_BATCH, lr=RUN_LR,
+                   d_lr=RUN_D_LR, seed=seed, progress=False, device="cpu")
     return generator
 
 
-_vanilla_cache: dict[int, tuple[int, float]] = {}
+_baseline_cache: dict[tuple[int, int], torch.Tensor] = {}
+
+
+def _baseline_samples(seed: int, m: int, z: torch.Tensor) -> torch.Tensor:
+    """Samples of ``_train_baseline(ring_task(seed), seed, m)`` on the evaluation noise z (cached per process)."""
+    if (seed, m) not in _baseline_cache:
+        generator = _train_baseline(ring_task(seed)[0], seed, m)
+        with torch.no_grad():
+            _baseline_cache[(seed, m)] = generator(z).detach()
+    return _baseline_cache[(seed, m)]
 
 
 def vanilla_baseline(seed: int) -> tuple[int, float]:
-    """(modes, high-quality share) of the vanilla GAN of exercise 5 for this seed (cached per process)."""
-    if seed not in _vanilla_cache:
-        x, centers = ring_task(seed)
-        generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
-        _train_gan(generator, discriminator, x, latent_dim=2, steps=RUN_STEPS, batch_size=RUN_BATCH, lr=RUN_LR,
-                   seed=seed, progress=False, device="cpu")
-        with torch.no_grad():
-            samples = generator(torch.randn(2500, 2, generator=_gen(10_000 + seed)))
-        cov = _mode_coverage(samples, centers, 0.02)
-        _vanilla_cache[seed] = (cov.modes, cov.high_quality)
-    return _vanilla_cache[seed]
+    """(modes, high-quality share) of the vanilla GAN of exercise 5 for this seed, same models and budget."""
+    cov = _mode_coverage(_baseline_samples(seed, 1, torch.randn(2500, 2, generator=_gen(10_000 + seed))),
+                         ring_task(seed)[1], 0.02)
+    return cov.modes, cov.high_quality
 
 
 def check_remedy_training(train_remedy, seed: int = 0) -> None:
-    """Check ``train_remedy(x, steps, batch_size, seed) -> generator``: a PacGAN (m = 2) trained as the exercise
-    says (generator from ``gan_mlps(hidden=64, seed=seed)``, discriminator network created after
-    ``torch.manual_seed(seed)`` and fed consecutive pairs, ``train_gan`` with ``2 * batch_size`` samples per
-    minibatch, lr 2e-3, ``seed``). Its samples of a fixed noise batch must match those of the same PacGAN trained
-    with genedu's reference packing (a short run, ``RUN_STEPS`` steps: both runs are deterministic on one
-    machine). Prints the modes captured next to those of the vanilla GAN with the same seed and budget."""
+    """Check ``train_remedy(x, steps, batch_size, seed) -> generator``: a remedy against mode collapse (the
+    exercise asks for a PacGAN, m = 2) trained on the ring ``x`` for ``steps`` generator steps of ``batch_size``
+    (packs of) samples, with the generator ``gan_mlps(hidden=64, seed=seed)`` and ``train_gan(..., lr=RUN_LR,
+    d_lr=RUN_D_LR, seed=seed)``.
+
+    It passes when its generator captures **more modes** than the vanilla GAN trained with the same seed,
+    models and budget (2,500 samples of a fixed noise batch, the VEEGAN/PacGAN protocol). When it does not,
+    the message compares the generator with the vanilla GAN's and with genedu's PacGAN to say what went wrong."""
     name = "train_remedy"
     x, centers = ring_task(seed)
     z = torch.randn(2500, 2, generator=_gen(10_000 + seed))
-    reference = _reference_pacgan(x.clone(), RUN_STEPS, RUN_BATCH, seed)
-    with torch.no_grad():
-        expected = reference(z)
-    vanilla = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)[0]
+    initial_generator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)[0]
     state = torch.random.get_rng_state()
     try:
         out = call(train_remedy, name, (x.clone(), RUN_STEPS, RUN_BATCH, seed),
-                   reference=(_reference_pacgan, _PackedDiscriminator.forward))
+                   reference=(_train_baseline, _PackedDiscriminator.forward))
     finally:
         torch.random.set_rng_state(state)
     if not isinstance(out, nn.Module):
         fail(name, f"should return the trained generator (a torch.nn.Module), got {type(out).__name__}.")
+    shapes = [tuple(p.shape) for p in out.parameters()]
+    if shapes != [tuple(p.shape) for p in initial_generator.parameters()]:
+        fail(name, "should return the generator of remedies.gan_mlps(hidden=64, seed=seed), trained (its layer "
+                   f"shapes differ: {shapes}).")
     out.eval()
     with torch.no_grad():
         try:
             samples = out(z.clone())
         except Exception as err:  # noqa: BLE001
             fail(name, f"the generator cannot map noise z of shape (2500, 2) to samples: {type(err).__name__}: {err}")
-        initial = vanilla(z)
+        initial = initial_generator(z)
     samples = expect_tensor(samples, name, "the generator's samples", (2500, 2))
     if close(samples, initial, 1e-5, 1e-6):
         fail(name, "the generator is unchanged: train it with gan.train_gan before returning it.")
-    if not close(samples, expected, 1e-3, 1e-3):
-        gap = float((samples.double() - expected.double()).abs().max())
-        fail(name, f"the trained generator differs from the reference PacGAN's (largest difference {gap:.3g}). "
-                   "Check that the discriminator sees pack(inputs, 2), one pair of consecutive samples per row, "
-                   "returns each pack's logit twice (.reshape(-1).repeat_interleave(2)), that its network is "
-                   "created right after torch.manual_seed(seed), and that train_gan gets batch_size=2 * batch_size, "
-                   f"lr=2e-3 and seed=seed. (A discriminator that judges single samples trains the vanilla GAN.)")
     cov = _mode_coverage(samples.detach().float(), centers, 0.02)
-    base_modes, _ = vanilla_baseline(seed)
-    passed(name, f"your PacGAN after {RUN_STEPS} steps: {cov.modes} of 8 modes, {cov.high_quality:.0%} high quality "
-                 f"(the vanilla GAN: {base_modes})")
+    vanilla = _baseline_samples(seed, 1, z)
+    base = _mode_coverage(vanilla, centers, 0.02)
+    if cov.modes > base.modes:
+        passed(name, f"after {RUN_STEPS} steps your remedy captures {cov.modes} of 8 modes "
+                     f"({cov.high_quality:.0%} high quality), the vanilla GAN with the same seed and budget "
+                     f"{base.modes}.")
+        return
+    verdict = (f"after {RUN_STEPS} steps your generator captures {cov.modes} of 8 modes, no more than the vanilla "
+               f"GAN with the same seed and budget ({base.modes}).")
+    if close(samples, vanilla, 1e-3, 1e-3):
+        fail(name, verdict + " It is the vanilla GAN: your discriminator judges single samples. Pack the "
+                             "discriminator's input in pairs (remedies.pack(inputs, 2)) before its network.")
+    fail(name, verdict + " Check that the discriminator sees pack(inputs, 2), returns each pack's logit twice "
+                         "(.reshape(-1).repeat_interleave(2)), that its network takes 4 inputs, and that train_gan "
+                         "gets batch_size=2 * batch_size, lr=RUN_LR, d_lr=RUN_D_LR and seed=seed. (genedu's PacGAN "
+                         f"captures {_mode_coverage(_baseline_samples(seed, 2, z), centers, 0.02).modes} modes here.)")

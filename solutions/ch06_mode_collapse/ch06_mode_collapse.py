@@ -25,7 +25,7 @@
 # | 2 | `wasserstein_losses`: the WGAN critic and generator losses | 2 |
 # | 3 | `gradient_penalty`: Gulrajani et al.'s penalty on random interpolates | 3 |
 # | 4 | `pack`: $m$ samples concatenated for a PacGAN discriminator | 2 |
-# | 5 | `train_remedy`: a PacGAN, trained | 2 |
+# | 5 | `train_remedy`: a PacGAN that captures more modes than a vanilla GAN | 2 |
 #
 # Each exercise has a **self-check** cell: run it after your answer. It prints one line when
 # your function is right and otherwise tells you what looks wrong. The grader runs the same
@@ -55,8 +55,8 @@ import torch
 from torch import nn
 
 from genedu import data, gan, remedies
-from genedu.checks.ch06 import (RUN_BATCH, RUN_STEPS, check_gradient_penalty, check_mode_coverage, check_pack,
-                                check_remedy_training, check_wasserstein_losses, ring_task)
+from genedu.checks.ch06 import (RUN_BATCH, RUN_D_LR, RUN_LR, RUN_STEPS, check_gradient_penalty, check_mode_coverage,
+                                check_pack, check_remedy_training, check_wasserstein_losses, ring_task)
 from genedu.models import mlp
 from genedu.plot.mode_collapse import samples_frame
 
@@ -203,8 +203,10 @@ check_pack(pack, seed=402, batch=10, dim=2, m=2)
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Exercise 5: a remedy, trained (2 points)
 #
-# Now train the remedy you built. Write `train_remedy(x, steps, batch_size, seed)` that trains a **PacGAN**
-# with $m = 2$ on the ring `x` `(N, 2)` and returns its generator:
+# Now train the remedy you built, in a regime where a vanilla GAN collapses: the generator learns faster
+# than the discriminator (learning rates `RUN_LR` = 1e-3 and `RUN_D_LR` = 3e-4), so it keeps jumping to
+# whatever the discriminator currently likes best. Write `train_remedy(x, steps, batch_size, seed)` that trains
+# a **PacGAN** with $m = 2$ on the ring `x` `(N, 2)` and returns its generator:
 #
 # 1. the generator: `generator, _ = remedies.gan_mlps(hidden=64, seed=seed)`;
 # 2. the discriminator: an `nn.Module` whose `forward(x)` packs its `(B, 2)` input into `(B/2, 4)` with
@@ -214,13 +216,13 @@ check_pack(pack, seed=402, batch=10, dim=2, m=2)
 #    (`.reshape(-1).repeat_interleave(2)`), so that `train_gan`'s losses, which average over `B` entries,
 #    average over the packs;
 # 3. `gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=2 * batch_size,
-#    lr=2e-3, seed=seed)`: each minibatch holds `batch_size` packs of 2 samples.
+#    lr=RUN_LR, d_lr=RUN_D_LR, seed=seed)`: each minibatch holds `batch_size` packs of 2 samples.
 #
-# The check trains the same PacGAN with `genedu`'s packing for the same short budget (`RUN_STEPS` generator
-# steps) and compares the generators' samples, so follow the recipe exactly (the order of the random
-# initialisations matters). It also prints how many of the 8 modes your PacGAN captures next to a vanilla
-# GAN trained with the same seed and budget. After so few steps that comparison goes either way from seed
-# to seed (the book's table shows what longer runs give); the try-it cell below trains longer.
+# The check trains a vanilla GAN with the same seed, models and budget (`RUN_STEPS` = 700 generator steps of
+# `RUN_BATCH` = 64 samples, a second or two) and counts the modes both capture with the protocol of
+# exercise 1: **your remedy must capture more modes than the vanilla GAN.** In this regime the vanilla GAN
+# ends with 0 or 1 of the 8 modes, and a PacGAN with 4 to 8. The self-check below uses seed 0; the grader
+# also tries another seed.
 
 # %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_remedy(x, steps, batch_size, seed):
@@ -237,8 +239,8 @@ def train_remedy(x, steps, batch_size, seed):
     generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
     torch.manual_seed(seed)
     net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
-    gan.train_gan(generator, Packed(net, 2), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=2e-3,
-                  seed=seed)
+    gan.train_gan(generator, Packed(net, 2), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=RUN_LR,
+                  d_lr=RUN_D_LR, seed=seed)
     return generator
     ### END SOLUTION
 
@@ -251,15 +253,16 @@ check_remedy_training(train_remedy, seed=1)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Try it: your PacGAN and a vanilla GAN, side by side, trained three times longer (a few seconds).
-# Change the seed and compare.
+# Try it: your PacGAN and the vanilla GAN of the check, side by side (the same seed, models and budget).
+# Change the seed, or `steps`, and compare.
 
 # %%
 x_task, centers_task = ring_task(0)
-runs = {"PacGAN2 (yours)": train_remedy(x_task, 3 * RUN_STEPS, RUN_BATCH, 0)}
+steps = RUN_STEPS
+runs = {"PacGAN2 (yours)": train_remedy(x_task, steps, RUN_BATCH, 0)}
 runs["vanilla GAN"], d_vanilla = remedies.gan_mlps(hidden=64, seed=0)
-gan.train_gan(runs["vanilla GAN"], d_vanilla, x_task, latent_dim=2, steps=3 * RUN_STEPS, batch_size=RUN_BATCH,
-              lr=2e-3, seed=0)
+gan.train_gan(runs["vanilla GAN"], d_vanilla, x_task, latent_dim=2, steps=steps, batch_size=RUN_BATCH, lr=RUN_LR,
+              d_lr=RUN_D_LR, seed=0, progress=False)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
 for ax, (label, generator) in zip(axes, runs.items()):
     with torch.no_grad():
@@ -277,3 +280,6 @@ for ax, (label, generator) in zip(axes, runs.items()):
 #    What would penalising the gradient only at the real points do (compare Mescheder et al.'s R1)?
 # 3. With packing degree $m$, how much more does each discriminator step cost, and how does PacGAN keep
 #    the comparison with a GAN fair?
+# 4. Exercise 5's vanilla GAN collapses because its generator learns faster than its discriminator. Train it
+#    with `d_lr=RUN_LR` (equal rates) in the try-it cell, and longer: what changes in its samples, and what
+#    does that say about where collapse comes from?

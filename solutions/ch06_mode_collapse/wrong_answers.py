@@ -15,8 +15,8 @@ WRONG_ANSWERS = {
 ''',
     "ex5-answer": '''def train_remedy(x, steps, batch_size, seed):
     generator, discriminator = remedies.gan_mlps(hidden=64, seed=seed)
-    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=2e-3,
-                  seed=seed)
+    gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=RUN_LR,
+                  d_lr=RUN_D_LR, seed=seed)
     return generator
 ''',
 }
