@@ -70,6 +70,14 @@ def float_tensor(x, name: str, ndim: int | None = None, shape: Sequence[int | No
     return x
 
 
+def nonempty_float_tensor(x, name: str) -> torch.Tensor:
+    """Check that ``x`` is a floating-point tensor with at least one element (e.g. a batch of logits)."""
+    float_tensor(x, name)
+    if x.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    return x
+
+
 def int_tensor(x, name: str, ndim: int = 1) -> torch.Tensor:
     """Check that ``x`` is an integer tensor (e.g. class labels) of rank ``ndim``."""
     if not isinstance(x, torch.Tensor):

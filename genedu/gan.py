@@ -29,14 +29,7 @@ from tqdm.auto import tqdm
 from genedu import _validate as v
 
 __all__ = ["discriminator_loss", "generator_loss_saturating", "generator_loss_nonsaturating",
-           "GENERATOR_LOSSES", "discriminator_step", "generator_step", "train_gan"]
-
-
-def _logits(x, name: str) -> torch.Tensor:
-    v.float_tensor(x, name)
-    if x.numel() == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    return x
+           "GENERATOR_LOSSES", "discriminator_step", "generator_step", "train_gan", "mlp_players"]
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -55,8 +48,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     Returns:
         a scalar tensor (differentiable with respect to both inputs).
     """
-    _logits(real_logits, "real_logits")
-    _logits(fake_logits, "fake_logits")
+    v.nonempty_float_tensor(real_logits, "real_logits")
+    v.nonempty_float_tensor(fake_logits, "fake_logits")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -72,7 +65,7 @@ def generator_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     Returns:
         a scalar tensor (<= 0).
     """
-    _logits(fake_logits, "fake_logits")
+    v.nonempty_float_tensor(fake_logits, "fake_logits")
     return -F.softplus(fake_logits).mean()
 
 
@@ -88,7 +81,7 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     Returns:
         a scalar tensor (>= 0).
     """
-    _logits(fake_logits, "fake_logits")
+    v.nonempty_float_tensor(fake_logits, "fake_logits")
     return F.softplus(-fake_logits).mean()
 
 
@@ -430,3 +423,28 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     generator.eval()
     discriminator.eval()
     return dict(history)
+
+
+def mlp_players(generator_sizes: list[int], discriminator_sizes: list[int],
+                seed: int | None = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The MLP generator (ReLU) and discriminator (LeakyReLU 0.2, one logit) of the toy experiments, initialised
+    with ``seed`` (the generator's weights drawn first) without changing the global RNG.
+
+    Args:
+        generator_sizes: ``[latent_dim, hidden..., data_dim]``; discriminator_sizes: ``[data_dim, hidden..., 1]``
+        (see ``genedu.models.mlp``); seed: None draws from the global generator.
+
+    Returns:
+        (generator, discriminator).
+    """
+    from torch import nn
+
+    from genedu.models import mlp
+
+    seed = v.optional_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        generator = mlp(generator_sizes)
+        discriminator = mlp(discriminator_sizes, activation=lambda: nn.LeakyReLU(0.2))
+    return generator, discriminator

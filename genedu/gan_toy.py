@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 from genedu import _validate as v
-from genedu.gan import train_gan
-from genedu.models import mlp
+from genedu.gan import mlp_players, train_gan
 
 __all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "kde_log_density",
            "normal_log_density", "toy_data", "toy_models", "game_1d", "bilinear_game"]
@@ -200,13 +199,7 @@ def toy_models(latent_dim: int = 1, hidden: int = 32, seed: int | None = 0) -> t
     (1 -> hidden -> hidden -> 1 logit, LeakyReLU(0.2)) for the 1D game, initialised with ``seed``."""
     latent_dim = v.positive_int(latent_dim, "latent_dim")
     hidden = v.positive_int(hidden, "hidden")
-    seed = v.optional_seed(seed)
-    with torch.random.fork_rng(devices=[]):   # seed the initialisation, leave the global RNG as it was
-        if seed is not None:
-            torch.manual_seed(seed)
-        generator = mlp([latent_dim, hidden, hidden, 1])
-        discriminator = mlp([1, hidden, hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
-    return generator, discriminator
+    return mlp_players([latent_dim, hidden, hidden, 1], [1, hidden, hidden, 1], seed=seed)
 
 
 def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_loss: str | Callable = "non-saturating",

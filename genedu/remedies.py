@@ -22,20 +22,12 @@ from torch.func import functional_call
 
 from genedu import _validate as v
 from genedu.gan import discriminator_loss as gan_discriminator_loss
-from genedu.gan import generator_loss_nonsaturating
-from genedu.models import mlp
+from genedu.gan import generator_loss_nonsaturating, mlp_players
 
 __all__ = ["wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "wgan_gp_critic_loss",
            "unrolled_generator_loss", "pack", "PackedDiscriminator", "gan_mlps", "GP_LAMBDA"]
 
 GP_LAMBDA = 10.0   # Gulrajani et al.'s lambda, used in all their experiments
-
-
-def _scores(x, name: str) -> torch.Tensor:
-    v.float_tensor(x, name)
-    if x.numel() == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
-    return x
 
 
 # --------------------------------------------------------------------------------------------------
@@ -53,8 +45,8 @@ def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor
     Returns:
         a scalar tensor: mean(fake_scores) - mean(real_scores).
     """
-    _scores(real_scores, "real_scores")
-    _scores(fake_scores, "fake_scores")
+    v.nonempty_float_tensor(real_scores, "real_scores")
+    v.nonempty_float_tensor(fake_scores, "fake_scores")
     return fake_scores.mean() - real_scores.mean()
 
 
@@ -67,7 +59,7 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     Returns:
         a scalar tensor: -mean(fake_scores).
     """
-    _scores(fake_scores, "fake_scores")
+    v.nonempty_float_tensor(fake_scores, "fake_scores")
     return -fake_scores.mean()
 
 
@@ -248,12 +240,8 @@ def gan_mlps(latent_dim: int = 2, hidden: int = 128, depth: int = 3, pack_m: int
     hidden = v.positive_int(hidden, "hidden")
     depth = v.positive_int(depth, "depth")
     pack_m = v.positive_int(pack_m, "pack_m")
-    seed = v.optional_seed(seed)
-    with torch.random.fork_rng(devices=[]):   # seed the initialisation, leave the global RNG as it was
-        if seed is not None:
-            torch.manual_seed(seed)
-        generator = mlp([latent_dim] + [hidden] * depth + [2])
-        discriminator: nn.Module = mlp([2 * pack_m] + [hidden] * depth + [1], activation=lambda: nn.LeakyReLU(0.2))
+    generator, discriminator = mlp_players([latent_dim] + [hidden] * depth + [2], [2 * pack_m] + [hidden] * depth + [1],
+                                           seed=seed)
     if pack_m > 1:
         discriminator = PackedDiscriminator(discriminator, pack_m)
     return generator, discriminator
@@ -264,6 +252,7 @@ def gan_mlps(latent_dim: int = 2, hidden: int = 128, depth: int = 3, pack_m: int
 # --------------------------------------------------------------------------------------------------
 
 METHODS = ("GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2")
+BENCHMARK_STEPS = 5000   # the generator steps of the chapter's table and of its PacGAN-against-GAN runs
 
 
 def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
@@ -293,7 +282,7 @@ def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
     raise ValueError(f"method must be one of {METHODS} (or PacGAN<m>), got {method!r}")
 
 
-def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = 5000, seed: int = 0, lr: float = 1e-3,
+def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCHMARK_STEPS, seed: int = 0, lr: float = 1e-3,
                   d_lr: float = 3e-4, batch_size: int = 128, hidden: int = 128, anneal: float = 0.3,
                   n_data: int = 20000, n_eval: int = 2500, snapshot_every: int | None = None, n_snapshot: int = 500,
                   progress: bool = False, device: torch.device | str | None = "cpu") -> dict:

@@ -26,14 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-DEFAULT_METHODS = ["GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2"]
-# every method gets the same budget: 5,000 generator steps of 128 samples (packs, for PacGAN), genedu.remedies'
-# benchmark_run defaults; WGAN-GP and the unrolled GAN cost several discriminator passes per step (the CSV
-# records the times)
-DEFAULT_STEPS = 5000
-# variants: table name -> (genedu.remedies method, extra benchmark_run arguments)
-VARIANTS: dict[str, tuple[str, dict]] = {}
+from genedu.remedies import BENCHMARK_STEPS, METHODS  # noqa: E402
 
 
 def _run(args: tuple) -> dict:
@@ -43,8 +36,7 @@ def _run(args: tuple) -> dict:
     torch.set_num_threads(1)
     from genedu.remedies import benchmark_run
 
-    base, extra = VARIANTS.get(method, (method, {}))
-    r = benchmark_run(base, dataset, steps=steps, seed=seed, **extra)
+    r = benchmark_run(method, dataset, steps=steps, seed=seed)
     print(f"{dataset:5s} {method:13s} seed {seed}: {r['modes']:2d} modes, {r['high_quality']:.3f} high quality, "
           f"{r['seconds']:.1f} s ({r['cpu_seconds']:.1f} s CPU)", flush=True)
     return {"dataset": dataset, "method": method, "seed": seed, "steps": steps, "modes": r["modes"],
@@ -54,9 +46,14 @@ def _run(args: tuple) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help=f"default: {', '.join(METHODS)}; "
+                        "also PacGAN<m> for another packing degree")
     parser.add_argument("--datasets", nargs="+", default=["ring", "grid"])
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="generator steps for every method")
+    # every method gets the same budget: BENCHMARK_STEPS generator steps of 128 samples (packs, for PacGAN),
+    # benchmark_run's defaults; WGAN-GP and the unrolled GAN cost several discriminator passes per step (the CSV
+    # records the times)
+    parser.add_argument("--steps", type=int, default=BENCHMARK_STEPS, help="generator steps for every method "
+                                                                          f"(default {BENCHMARK_STEPS})")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "book" / "data" / "mode_collapse_table.csv"))
     parser.add_argument("--append", action="store_true", help="add the rows to an existing table")

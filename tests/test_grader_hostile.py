@@ -71,6 +71,13 @@ CORRECT_BUT_DIFFERENT = [
     "    params = dict(model.named_parameters())\n    return getattr(model, 'weight'), params\n",
     "def g(mu, logvar):\n    out = torch.zeros(mu.shape[0])\n    out += 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=-1)\n"
     "    return out\n\nresults = {}\nresults['kl'] = g\nprint(f'{g.__name__} ok')\n",
+    # torch.nn.Module.modules() (weight initialisation) and an attribute of the answer's own object that
+    # shares a module's name
+    "def init(net):\n    for m in net.modules():\n        if isinstance(m, nn.Linear):\n            nn.init.zeros_(m.bias)\n"
+    "    return sum(1 for _ in net.modules())\n",
+    "class Quantizer(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
+    "        self.code = nn.Parameter(torch.randn(k, 2))\n\n    def forward(self, x):\n"
+    "        return torch.cdist(x, self.code).argmin(1)\n",
 ]
 
 TAMPERING = [
@@ -98,6 +105,11 @@ TAMPERING = [
     "!rm -rf /",
     "%load answer.py",
     "import __main__\n__main__.check_thing = None",
+    "m = torch.sys.modules",
+    "d = [torch][0].sys.modules",
+    "x = torch.modules()",
+    "def f(t):\n    return t.modules",
+    "def f(t):\n    return t.gc.get_objects()",
 ]
 
 

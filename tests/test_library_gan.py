@@ -456,3 +456,17 @@ def test_game_1d_figures_and_animation_are_self_contained():
     with pytest.raises(TypeError, match="history"):
         gan_plot.gan_history({"loss": [1.0]})
     plt.close("all")
+
+
+def test_mlp_players_seeded_without_touching_the_global_rng():
+    state = torch.random.get_rng_state()
+    g, d = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    g2, d2 = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=4)
+    for a, b in zip(list(g.parameters()) + list(d.parameters()), list(g2.parameters()) + list(d2.parameters())):
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(gan.mlp_players([2, 8, 3], [3, 8, 1], seed=5)[0][0].weight, g[0].weight)
+    assert isinstance(g[1], torch.nn.ReLU) and isinstance(d[1], torch.nn.LeakyReLU) and d[1].negative_slope == 0.2
+    assert g(torch.randn(5, 2)).shape == (5, 3) and d(torch.randn(5, 3)).shape == (5, 1)
+    with pytest.raises(ValueError, match="seed"):
+        gan.mlp_players([2, 3], [3, 1], seed=-1)

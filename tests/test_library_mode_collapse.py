@@ -258,6 +258,31 @@ def test_train_gan_hooks_run_every_remedy():
         gan.train_gan(g, d, x, latent_dim=2, steps=1, generator_objective=3, progress=False)
 
 
+
+@pytest.mark.parametrize("method, m, lr, d_lr, k", [("GAN", 1, 1e-3, 3e-4, 1), ("PacGAN2", 2, 1e-3, 3e-4, 1),
+                                                   ("WGAN-GP", 1, 1e-4, 1e-4, 5)])
+def test_benchmark_run_budget_and_learning_rate_decay(monkeypatch, method, m, lr, d_lr, k):
+    """10 steps with anneal 0.3: 7 steps at the method's rates, then 3 at a tenth of them, every minibatch
+    batch_size packs of m samples; the global RNG is left as it was; the same seed gives the same samples."""
+    calls = []
+    real = gan.train_gan
+
+    def spy(*args, **kwargs):
+        calls.append({"k": 1, **{key: kwargs[key] for key in ("steps", "lr", "d_lr", "batch_size", "k") if key in kwargs}})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gan, "train_gan", spy)
+    state = torch.random.get_rng_state()
+    r = remedies.benchmark_run(method, "ring", steps=10, seed=3, hidden=8, batch_size=16, n_data=256, n_eval=50)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert calls[0]["steps"] == 7 and calls[1]["steps"] == 3
+    assert calls[0]["lr"] == pytest.approx(lr) and calls[0]["d_lr"] == pytest.approx(d_lr)
+    assert calls[1]["lr"] == pytest.approx(lr / 10) and calls[1]["d_lr"] == pytest.approx(d_lr / 10)
+    assert all(c["batch_size"] == 16 * m and c["k"] == k for c in calls)
+    again = remedies.benchmark_run(method, "ring", steps=10, seed=3, hidden=8, batch_size=16, n_data=256, n_eval=50)
+    torch.testing.assert_close(again["samples"], r["samples"])
+
+
 # --------------------------------------------------------------------------------------------------
 # the benchmark runner and the figures
 # --------------------------------------------------------------------------------------------------
@@ -268,6 +293,7 @@ def test_benchmark_run_reports_the_protocol_metric_of_its_samples():
     assert r["samples"].shape == (300, 2)
     again = mode_coverage(r["samples"], data.grid_centers(), 0.05)
     assert (r["modes"], r["high_quality"]) == (again.modes, again.high_quality)
+    assert int(r["counts"].sum()) == round(r["high_quality"] * 300)
     with pytest.raises(ValueError, match="dataset"):
         remedies.benchmark_run("GAN", "spiral", steps=1)
     with pytest.raises(ValueError, match="method"):

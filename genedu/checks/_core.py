@@ -184,6 +184,17 @@ def expect_tuple(out, name: str, parts: Sequence[str]) -> tuple:
     return tuple(out)
 
 
+def expect_number(value, name: str, what: str) -> float:
+    """Check ``value`` is one number (a Python int/float or a one-element tensor); return it as a float."""
+    if isinstance(value, _Tensor):
+        if value.numel() != 1:
+            fail(name, f"{what} should be one number (a float or a 0-d tensor), got shape {tuple(value.shape)}.")
+        return float(value.detach())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    fail(name, f"{what} should be a number, got {type(value).__name__}.")
+
+
 def expect_tensor(out, name: str, what: str, shape: Sequence[int], hints: dict[tuple, str] | None = None,
                   floating: bool = True) -> torch.Tensor:
     """Check ``out`` is a finite tensor of the given shape.

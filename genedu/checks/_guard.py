@@ -88,11 +88,24 @@ def _to_python(source: str) -> str:
         return source
 
 
-def imported_names(source: str) -> dict[str, str]:
-    """Top-level names a cell binds by ``import``, with the module each comes from."""
+def _parse(source: str) -> ast.Module | None:
+    """The cell as a Python syntax tree (IPython syntax translated), or None if it does not parse."""
     try:
-        tree = ast.parse(_to_python(source))
+        return ast.parse(_to_python(source))
     except SyntaxError:
+        return None
+
+
+def _functions(tree: ast.Module | None) -> list[str]:
+    """The functions a syntax tree defines at top level."""
+    return [] if tree is None else [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def imported_names(source: str | ast.Module) -> dict[str, str]:
+    """Top-level names a cell (its source or its syntax tree) binds by ``import``, with the module each
+    comes from."""
+    tree = _parse(source) if isinstance(source, str) else source
+    if tree is None:
         return {}
     names = {}
     for node in ast.walk(tree):
@@ -137,12 +150,11 @@ def inspect_code(source: str, protected: set[str] = frozenset(), modules: dict[s
     A cell that does not parse is not refused: running it raises its own ``SyntaxError``.
     """
     modules = dict(modules or {})
-    try:
-        tree = ast.parse(_to_python(source))
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return []
-    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} | set(exercise)
-    for name, module in imported_names(source).items():
+    defined = set(_functions(tree)) | set(exercise)
+    for name, module in imported_names(tree).items():
         if module.split(".")[0] in PROTECTED_PACKAGES:
             modules[name] = module
     # aliases: `t = torch`, `f = torch.nn.functional` (a plain chain of names, no call) are modules too
@@ -187,6 +199,14 @@ def inspect_code(source: str, protected: set[str] = frozenset(), modules: dict[s
 
     top_level = set(map(id, tree.body))
     called = {n.func for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    # `net.modules()`: torch.nn.Module's method (not `sys.modules`), called without arguments on an object
+    # that is not a module
+    module_method_calls = {
+        n.func for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and not n.args and not n.keywords and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "modules"
+        and not (isinstance(_root(n.func), ast.Name) and (_root(n.func).id in modules
+                                                         or _root(n.func).id in FORBIDDEN_MODULES))}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -248,12 +268,15 @@ def inspect_code(source: str, protected: set[str] = frozenset(), modules: dict[s
                         or attr.value in defined:
                     refuse(node, f"calls `{func.id}(..., {attr.value!r})`")
         elif isinstance(node, ast.Attribute):
-            if (_is_dunder(node.attr) and node.attr not in ALLOWED_DUNDERS) or node.attr in FRAME_ATTRIBUTES:
+            root = _root(node)
+            if (_is_dunder(node.attr) and node.attr not in ALLOWED_DUNDERS) or (
+                    node.attr in FRAME_ATTRIBUTES and node not in module_method_calls):
                 refuse(node, f"uses `.{node.attr}`, which answers do not need")
-            elif node.attr in FORBIDDEN_MODULES and isinstance(_root(node), ast.Name):
+            elif node.attr in FORBIDDEN_MODULES and isinstance(root, ast.Name) and root.id != "self":
+                # `self.code`: an attribute of the answer's own object, which can only hold a module the
+                # answer reached some other (refused) way
                 refuse(node, f"reaches the module `{node.attr}` through `{ast.unparse(node)}`")
             elif node.attr in defined:
-                root = _root(node)
                 if isinstance(root, ast.Name) and modules.get(root.id, "").startswith("genedu"):
                     refuse(node, f"uses `{ast.unparse(node)}`, genedu's own answer to this exercise: "
                                  "write the function yourself")
@@ -265,8 +288,8 @@ def inspect_code(source: str, protected: set[str] = frozenset(), modules: dict[s
                 refuse(node, f"uses `{node.id}` as a value, which answers do not need")
             if _is_dunder(node.id) and node.id not in ALLOWED_DUNDERS:
                 refuse(node, f"uses `{node.id}`, which answers do not need")
-            elif node.id in FORBIDDEN_MODULES and node.id not in modules and isinstance(node.ctx, ast.Load) \
-                    and node.id in ("sys", "os", "builtins", "gc", "ctypes", "inspect"):
+            elif node.id in ("sys", "os", "builtins", "gc", "ctypes", "inspect") and node.id not in modules \
+                    and isinstance(node.ctx, ast.Load):
                 refuse(node, f"uses `{node.id}`, which answers do not need")
     return list(dict.fromkeys(reasons))
 
@@ -274,11 +297,7 @@ def inspect_code(source: str, protected: set[str] = frozenset(), modules: dict[s
 def rejected_cell(source: str, reasons: list[str]) -> str:
     """The cell the grader runs in place of a refused one: it defines the cell's functions as stubs
     that raise, and raises itself, both with the reasons."""
-    try:
-        tree = ast.parse(_to_python(source))
-        names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    except SyntaxError:
-        names = []
+    names = _functions(_parse(source))
     message = ("The grader did not run this cell, because of what it does (" + "; ".join(reasons)
                + "). Write the answer with torch operations only, as the exercise says.")
     lines = [f"_GRADER_REFUSED = {message!r}"]
@@ -290,8 +309,4 @@ def rejected_cell(source: str, reasons: list[str]) -> str:
 
 def function_names(source: str) -> set[str]:
     """The functions a cell defines at top level (for a released stub: the exercise's functions)."""
-    try:
-        tree = ast.parse(_to_python(source))
-    except SyntaxError:
-        return set()
-    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return set(_functions(_parse(source)))

@@ -18,7 +18,7 @@ from torch import nn
 
 from genedu import gan as _gan
 from genedu import gan_toy as _gan_toy
-from genedu.checks._core import _isfinite, call, close, compare, expect_tensor, expect_tuple, fail, passed
+from genedu.checks._core import _isfinite, call, close, compare, expect_number, expect_tensor, expect_tuple, fail, passed
 
 # References bound at import time: replacing genedu.gan.* later does not change them.
 _discriminator_loss = _gan.discriminator_loss
@@ -377,16 +377,6 @@ def _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, kind, lr, varian
     return {"d_loss": d_loss, "g_loss": g_loss, "G": _params(G), "D": _params(D)}
 
 
-def _number(v, name: str, what: str) -> float:
-    if isinstance(v, _Tensor):
-        if v.numel() != 1:
-            fail(name, f"{what} should be one number (a float or a 0-d tensor), got shape {tuple(v.shape)}.")
-        return float(v.detach())
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
-    fail(name, f"{what} should be a number, got {type(v).__name__}.")
-
-
 def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: int = 16, latent_dim: int = 2,
                                  dim: int = 2, optimizer: str = "sgd", lr: float = 0.1) -> None:
     """Check ``gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g)
@@ -434,7 +424,7 @@ def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: i
     out = call(gan_training_iteration, name, (G, D, g_opt, d_opt, x.clone(), z_d.clone(), z_g.clone()),
                reference=(_discriminator_step, _generator_step, _train_gan))
     d_loss, g_loss = expect_tuple(out, name, ["d_loss", "g_loss"])
-    d_loss, g_loss = _number(d_loss, name, "d_loss"), _number(g_loss, name, "g_loss")
+    d_loss, g_loss = expect_number(d_loss, name, "d_loss"), expect_number(g_loss, name, "g_loss")
 
     kinds = [e[0] for e in events if e[0] in ("d", "g")]
     if kinds.count("d") != 1:

@@ -20,11 +20,11 @@ from genedu import data as _data
 from genedu import gan as _gan
 from genedu import metrics_modes as _metrics_modes
 from genedu import remedies as _remedies
-from genedu.models import mlp as _models_mlp
-from genedu.checks._core import call, close, compare, expect_tensor, expect_tuple, fail, passed
+from genedu.checks._core import call, close, compare, expect_number, expect_tensor, expect_tuple, fail, passed
 
 # References bound at import time: replacing genedu.* later does not change them.
 _mode_coverage = _metrics_modes.mode_coverage
+_PROTOCOL_SAMPLES = _metrics_modes.PROTOCOL_SAMPLES
 _gradient_penalty = _remedies.gradient_penalty
 _wasserstein_critic_loss = _remedies.wasserstein_critic_loss
 _wasserstein_generator_loss = _remedies.wasserstein_generator_loss
@@ -33,24 +33,12 @@ _pack = _remedies.pack
 _PackedDiscriminator = _remedies.PackedDiscriminator
 _train_gan = _gan.train_gan
 _gan_mlps = _remedies.gan_mlps
-_mlp = _models_mlp
 _ring_of_gaussians, _ring_centers = _data.ring_of_gaussians, _data.ring_centers
-_Tensor = torch.Tensor
 _grad = torch.autograd.grad
 
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def _number(value, name: str, what: str) -> float:
-    if isinstance(value, _Tensor):
-        if value.numel() != 1:
-            fail(name, f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
-        return float(value.detach())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    fail(name, f"{what} should be a number, got {type(value).__name__}.")
 
 
 # --- 1. mode coverage ------------------------------------------------------------------------------
@@ -114,7 +102,7 @@ def check_mode_coverage(mode_coverage, seed: int = 0, n_modes: int = 8, n: int =
                           {(len(samples),): "counts should have one entry per mode (M,), not one per sample."},
                           floating=False)
     c_out = c_out.double()
-    m_out, hq_out = _number(m_out, name, "modes"), _number(hq_out, name, "high_quality")
+    m_out, hq_out = expect_number(m_out, name, "modes"), expect_number(hq_out, name, "high_quality")
     wrong = [
         (_coverage_explicit(samples, centers, std, box=True),
          "you tested each coordinate separately (a 3-std square); the test is on the distance to the centre, "
@@ -224,7 +212,6 @@ def check_gradient_penalty(gradient_penalty, seed: int = 0, batch: int = 16, sha
     name = "gradient_penalty"
     g = _gen(seed)
     shape = tuple(shape)
-    dim = int(torch.tensor(shape).prod())
     real = torch.randn(batch, *shape, generator=g) + 1.0
     fake = 0.5 * torch.randn(batch, *shape, generator=g) - 1.0
     eps = torch.rand(batch, generator=g)
@@ -318,6 +305,7 @@ RUN_BATCH = 64           # minibatch (packs, for a packed discriminator)
 RUN_HIDDEN = 64          # width of the MLPs
 RUN_LR = 1e-3            # the generator's learning rate
 RUN_D_LR = 3e-4          # the discriminator's learning rate
+RING_STD = 0.02          # the std of each ring mode (genedu.data.ring_of_gaussians' default)
 
 
 def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,37 +321,31 @@ def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _train_baseline(x: torch.Tensor, seed: int, m: int) -> nn.Module:
-    """The generator of exercise 5 trained as a vanilla GAN (m = 1: both models from ``gan_mlps(hidden=64,
-    seed=seed)``) or as the exercise's PacGAN (m > 1: the discriminator network created after
-    ``torch.manual_seed(seed)`` and wrapped in genedu's ``PackedDiscriminator``)."""
-    generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        if m > 1:
-            discriminator = _PackedDiscriminator(_mlp([2 * m] + [RUN_HIDDEN] * 3 + [1],
-                                                      activation=lambda: nn.LeakyReLU(0.2)), m)
+    """The generator of exercise 5 trained as a vanilla GAN (m = 1) or as a PacGAN of degree m, with the models
+    of ``gan_mlps(hidden=64, pack_m=m, seed=seed)`` and the exercise's budget."""
+    generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, pack_m=m, seed=seed)
+    with torch.random.fork_rng(devices=[]):
         _train_gan(generator, discriminator, x, latent_dim=2, steps=RUN_STEPS, batch_size=m * RUN_BATCH, lr=RUN_LR,
                    d_lr=RUN_D_LR, seed=seed, progress=False, device="cpu")
     return generator
 
 
+def _evaluation_noise(seed: int) -> torch.Tensor:
+    """The (2500, 2) noise batch whose samples exercise 5 scores (the protocol's 2,500 samples)."""
+    return torch.randn(_PROTOCOL_SAMPLES, 2, generator=_gen(10_000 + seed))
+
+
 _baseline_cache: dict[tuple[int, int], torch.Tensor] = {}
 
 
-def _baseline_samples(seed: int, m: int, z: torch.Tensor) -> torch.Tensor:
-    """Samples of ``_train_baseline(ring_task(seed), seed, m)`` on the evaluation noise z (cached per process)."""
+def _baseline_samples(seed: int, m: int) -> torch.Tensor:
+    """Samples of ``_train_baseline(ring_task(seed), seed, m)`` on ``_evaluation_noise(seed)`` (cached per
+    process: the vanilla GAN of a seed is trained once however many answers are checked)."""
     if (seed, m) not in _baseline_cache:
         generator = _train_baseline(ring_task(seed)[0], seed, m)
         with torch.no_grad():
-            _baseline_cache[(seed, m)] = generator(z).detach()
+            _baseline_cache[(seed, m)] = generator(_evaluation_noise(seed)).detach()
     return _baseline_cache[(seed, m)]
-
-
-def vanilla_baseline(seed: int) -> tuple[int, float]:
-    """(modes, high-quality share) of the vanilla GAN of exercise 5 for this seed, same models and budget."""
-    cov = _mode_coverage(_baseline_samples(seed, 1, torch.randn(2500, 2, generator=_gen(10_000 + seed))),
-                         ring_task(seed)[1], 0.02)
-    return cov.modes, cov.high_quality
 
 
 def check_remedy_training(train_remedy, seed: int = 0) -> None:
@@ -377,7 +359,7 @@ def check_remedy_training(train_remedy, seed: int = 0) -> None:
     the message compares the generator with the vanilla GAN's and with genedu's PacGAN to say what went wrong."""
     name = "train_remedy"
     x, centers = ring_task(seed)
-    z = torch.randn(2500, 2, generator=_gen(10_000 + seed))
+    z = _evaluation_noise(seed)
     initial_generator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)[0]
     state = torch.random.get_rng_state()
     try:
@@ -401,9 +383,9 @@ def check_remedy_training(train_remedy, seed: int = 0) -> None:
     samples = expect_tensor(samples, name, "the generator's samples", (2500, 2))
     if close(samples, initial, 1e-5, 1e-6):
         fail(name, "the generator is unchanged: train it with gan.train_gan before returning it.")
-    cov = _mode_coverage(samples.detach().float(), centers, 0.02)
-    vanilla = _baseline_samples(seed, 1, z)
-    base = _mode_coverage(vanilla, centers, 0.02)
+    cov = _mode_coverage(samples.detach().float(), centers, RING_STD)
+    vanilla = _baseline_samples(seed, 1)
+    base = _mode_coverage(vanilla, centers, RING_STD)
     if cov.modes > base.modes:
         passed(name, f"after {RUN_STEPS} steps your remedy captures {cov.modes} of 8 modes "
                      f"({cov.high_quality:.0%} high quality), the vanilla GAN with the same seed and budget "
@@ -417,4 +399,4 @@ def check_remedy_training(train_remedy, seed: int = 0) -> None:
     fail(name, verdict + " Check that the discriminator sees pack(inputs, 2), returns each pack's logit twice "
                          "(.reshape(-1).repeat_interleave(2)), that its network takes 4 inputs, and that train_gan "
                          "gets batch_size=2 * batch_size, lr=RUN_LR, d_lr=RUN_D_LR and seed=seed. (genedu's PacGAN "
-                         f"captures {_mode_coverage(_baseline_samples(seed, 2, z), centers, 0.02).modes} modes here.)")
+                         f"captures {_mode_coverage(_baseline_samples(seed, 2), centers, RING_STD).modes} modes here.)")
