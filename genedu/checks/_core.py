@@ -1,26 +1,28 @@
 """The mechanism behind every exercise check ("one check, two places").
 
-A check compares a student's function with genedu's reference implementation on random
-inputs. It passes silently except for one short line; it fails with an ``AssertionError``
-whose message names the mistake and, when it recognises one, the likely cause.
+A check compares a student's function with genedu's reference implementation on inputs it makes
+from a seed and sizes. It passes with one short line; it fails with :class:`CheckFailed`, whose
+message names the mistake and, when it recognises one, the likely cause.
+
+The same check runs in two places:
+
+- **in the notebook** (the visible self-check), the answer is the student's own function, called
+  in the student's kernel; this only advises the student;
+- **in the grader** (``grader/``), the answer is a :class:`Remote`: a stand-in for the function in
+  a sandboxed process that only computes. The check itself, the reference and every comparison run
+  in the grader's process, on the plain data the call returns, so nothing the student's code does
+  can change a verdict.
 
 The helpers here take care of what every check needs:
 
-- :func:`call`  calls the student's function: checks it accepts the arguments, turns
-  ``NotImplementedError`` and crashes into a readable failure, and refuses an answer that
-  merely calls genedu's own reference for the same exercise;
-- :func:`expect_tensor`, :func:`expect_tuple`  type and shape of what came back;
+- :func:`call`  calls the answer (local or remote): turns ``NotImplementedError``, a wrong
+  signature and crashes into a readable failure; locally it also refuses an answer that merely
+  calls genedu's own reference (in the grader, the sandbox's genedu has no reference to call);
+- :func:`probe`  runs a *probe function* on the answer where the answer lives (for checks that
+  must look inside a model the answer built) and returns plain data;
+- :func:`expect_tensor`, :func:`expect_tuple`, :func:`expect_number`  type and shape of what came back;
 - :func:`compare`  closeness to the expected value, naming a recognised mistake when the
   answer matches one of the wrong variants the check computed.
-
-The comparison functions are bound when this module is imported, so an answer that later
-replaces ``torch.allclose`` cannot make a comparison pass; checks compute their expected values
-*before* running the answer, so an answer that patches torch while it runs cannot change them.
-:func:`call` also fails when, before or after the answer runs, a genedu or torch namespace holds a
-function defined in the notebook (a patched check helper, reference or ``torch.randn``), or when
-the answer removed the profile hook that watches for calls to the reference. (A check runs in the student's own
-process: the grader adds a static inspection of the answers and a sandbox, see
-``genedu/checks/_guard.py`` and ``_sandbox.py``.)
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-# Bound at import time: an answer that patches torch afterwards does not reach these.
 _isclose = torch.isclose
 _equal = torch.equal
 _isfinite = torch.isfinite
@@ -39,31 +40,29 @@ _abs = torch.abs
 _Tensor = torch.Tensor
 
 
-_vars, _getattr, _isfunction = vars, getattr, inspect.isfunction
+class Remote:
+    """Base of the grader's stand-ins for objects that live in the sandboxed probe (``grader/remote.py``).
+
+    ``remote_call(args, kwargs)`` calls the object there and returns the result as grader objects;
+    ``remote_probe(function, args, kwargs)`` runs ``function(obj, *args, **kwargs)`` there (a probe
+    function defined at the top level of a ``genedu.checks`` module). Both raise :class:`RemoteError`."""
+
+    remote_name = "answer"
+
+    def remote_call(self, args: tuple, kwargs: dict):  # pragma: no cover - implemented by the grader
+        raise NotImplementedError
+
+    def remote_probe(self, function: Callable, args: tuple, kwargs: dict):  # pragma: no cover
+        raise NotImplementedError
 
 
-# torch namespaces whose functions a check calls (to make inputs, to compare): the notebook's own
-# function in one of them means the notebook replaced it.
-_TORCH_SPACES = ("torch", "torch.nn.functional", "torch.testing", "torch.linalg", "torch.distributions",
-                 "torch.special", "torch.random")
+class RemoteError(Exception):
+    """A remote call did not return: ``kind`` is "notfound", "notcallable", "signature",
+    "notimplemented", "raised", "timeout", "encode" or "gone" (the process ended or ran out of time)."""
 
-
-def _notebook_function(value) -> bool:
-    value = _getattr(value, "func", value)  # functools.partial
-    return _isfunction(value) and value.__module__ == "__main__"
-
-
-def _tampering() -> str | None:
-    """A genedu or torch function that the notebook has replaced by one of its own (a check's
-    helper, a reference, torch.randn, ...), if any."""
-    spaces = [(n, m) for n, m in list(sys.modules.items()) if n == "genedu" or n.startswith("genedu.")]
-    spaces += [(n, sys.modules[n]) for n in _TORCH_SPACES if n in sys.modules]
-    spaces += [("torch.Tensor", _Tensor)]
-    for space, obj in spaces:
-        for attr, value in list(_vars(obj).items()):
-            if _notebook_function(value):
-                return f"`{space}.{attr}` has been replaced by a function of the notebook"
-    return None
+    def __init__(self, kind: str, type_name: str, message: str):
+        super().__init__(message)
+        self.kind, self.type_name, self.message = kind, type_name, message
 
 
 class CheckFailed(AssertionError):
@@ -82,6 +81,10 @@ def passed(name: str, detail: str = "") -> None:
 
 # --- calling the student's function ----------------------------------------------------------
 
+NOT_IMPLEMENTED = ("not implemented yet: replace the `NotImplementedError` line (and the YOUR CODE HERE comment) "
+                   "with your code.")
+
+
 def _references(reference: Callable | tuple | None) -> tuple:
     """The reference functions, unwrapped: a decorator such as ``@torch.no_grad()`` gives every
     function it wraps the same wrapper code, which must not stand for any one of them."""
@@ -93,10 +96,11 @@ def _references(reference: Callable | tuple | None) -> tuple:
 
 @contextlib.contextmanager
 def _forbid_calls(reference: Callable | tuple | None, name: str):
-    """Fail if a reference implementation's code runs inside the block.
+    """Fail if a reference implementation's code runs inside the block (in the student's own kernel).
 
-    A profile hook watches every Python call; it catches a reference called directly,
-    through an alias, a lambda, ``functools.partial`` or another genedu function.
+    A profile hook watches every Python call; it catches a reference called directly, through an
+    alias, a lambda, ``functools.partial`` or another genedu function. This only advises: in the
+    grader the reference is not there to call (``grader/stubs.py``).
     """
     codes = {ref.__code__: ref for ref in _references(reference)}
     if not codes:
@@ -113,15 +117,48 @@ def _forbid_calls(reference: Callable | tuple | None, name: str):
     try:
         yield
     finally:
-        removed = sys.getprofile() is not hook
         sys.setprofile(previous)
-        if removed:
-            fail(name, "your answer changed the interpreter's profile hook (sys.setprofile), which the check uses; "
-                       "write the function with torch operations only.")
         if hits:
             ref = hits[0]
             fail(name, f"your answer calls genedu's reference implementation "
                        f"({ref.__module__}.{ref.__qualname__}); write it yourself with torch operations.")
+
+
+def _shape_hint(message: str) -> str:
+    if "size of tensor" in message or "shape" in message:
+        return (" (a shape mismatch: check the dim= of each reduction, and that shapes like (D,) and"
+                " (N, D) broadcast as you intend)")
+    return ""
+
+
+def remote_failure(name: str, err: RemoteError, expected: str = "") -> CheckFailed:
+    """The failure that a remote call's error means, worded as the local call words it."""
+    if err.kind == "notimplemented":
+        return CheckFailed(f"{name}: {NOT_IMPLEMENTED}")
+    if err.kind == "notfound":
+        return CheckFailed(f"{name}: the notebook does not define `{name}` (run its answer cell, and keep the "
+                           "name given in the exercise).")
+    if err.kind == "notcallable":
+        return CheckFailed(f"{name}: expected a function, got {err.type_name}.")
+    if err.kind == "signature":
+        return CheckFailed(f"{name}: the function cannot be called as {name}{expected}: {err.message}. "
+                           "Keep the signature given in the exercise.")
+    if err.kind == "timeout":
+        return CheckFailed(f"{name}: your function {err.message} and was stopped (an endless loop?).")
+    if err.kind == "encode":
+        return CheckFailed(f"{name}: your function returned something the grader cannot read "
+                           f"({err.type_name}: {err.message}).")
+    if err.kind == "gone":
+        return CheckFailed(f"{name}: {err.message}.")
+    hint = _shape_hint(err.message) if err.type_name == "RuntimeError" else ""
+    return CheckFailed(f"{name}: your function raised {err.type_name}: {err.message}{hint}")
+
+
+def _expected_signature(name: str, args: Sequence, kwargs: dict, references: tuple) -> str:
+    expected = "(" + ", ".join([f"<{i}>" for i in range(len(args))] + list(kwargs)) + ")"
+    if references and references[0].__name__ == name:
+        expected = str(inspect.signature(references[0])).split(" ->")[0]
+    return expected
 
 
 def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
@@ -129,15 +166,16 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
     """Call the student's ``fn(*args, **kwargs)`` and return what it returns.
 
     Fails with a readable message when ``fn`` is not a function, has the wrong parameters,
-    is not implemented yet, raises, or calls ``reference`` (the library's own answer; a tuple
-    forbids several).
+    is not implemented yet, raises, or (in the notebook) calls ``reference``, the library's own
+    answer (a tuple forbids several). ``fn`` may be a :class:`Remote` (in the grader).
     """
     kwargs = kwargs or {}
     references = _references(reference)
-    tampered = _tampering()
-    if tampered:
-        fail(name, f"{tampered}: the check cannot trust its comparisons. "
-                   "Restart the kernel and leave genedu as it is.")
+    if isinstance(fn, Remote):
+        try:
+            return fn.remote_call(tuple(args), dict(kwargs))
+        except RemoteError as err:
+            raise remote_failure(name, err, _expected_signature(name, args, kwargs, references)) from None
     if not callable(fn):
         fail(name, f"expected a function, got {type(fn).__name__}.")
     for ref in references:
@@ -147,31 +185,44 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
     try:
         inspect.signature(fn).bind(*args, **kwargs)
     except TypeError as err:
-        expected = "(" + ", ".join([f"<{i}>" for i in range(len(args))] + list(kwargs)) + ")"
-        if references and references[0].__name__ == name:
-            expected = str(inspect.signature(references[0])).split(" ->")[0]
-        fail(name, f"the function cannot be called as {name}{expected}: {err}. Keep the signature given in the exercise.")
+        fail(name, f"the function cannot be called as {name}{_expected_signature(name, args, kwargs, references)}: "
+                   f"{err}. Keep the signature given in the exercise.")
     except ValueError:
         pass  # builtins without a signature: just try the call
     with _forbid_calls(reference, name):
         try:
-            out = fn(*args, **kwargs)
-            tampered = _tampering()
-            if tampered:
-                fail(name, f"{tampered} while your function ran: the check cannot trust its comparisons. "
-                           "Leave genedu as it is.")
-            return out
+            return fn(*args, **kwargs)
         except NotImplementedError:
-            fail(name, "not implemented yet: replace the `NotImplementedError` line (and the YOUR CODE HERE comment) "
-                       "with your code.")
+            fail(name, NOT_IMPLEMENTED)
         except CheckFailed:
             raise
         except Exception as err:  # noqa: BLE001 - we report any crash of the answer
-            hint = ""
-            if isinstance(err, RuntimeError) and ("size of tensor" in str(err) or "shape" in str(err)):
-                hint = (" (a shape mismatch: check the dim= of each reduction, and that shapes like (D,) and"
-                        " (N, D) broadcast as you intend)")
+            hint = _shape_hint(str(err)) if isinstance(err, RuntimeError) else ""
             raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}{hint}") from err
+
+
+def probe(fn, name: str, function: Callable, args: Sequence = (), kwargs: dict | None = None,
+          reference: Callable | tuple | None = None):
+    """``function(fn, *args, **kwargs)``, run where the answer ``fn`` lives: in the notebook's kernel
+    for a local answer, in the sandbox for a :class:`Remote` (``function`` must then be defined at the
+    top level of a ``genedu.checks`` module, and return plain data: tensors, numbers, strings,
+    tuples, lists, dicts). Failures read like :func:`call`'s."""
+    kwargs = kwargs or {}
+    if isinstance(fn, Remote):
+        try:
+            return fn.remote_probe(function, tuple(args), dict(kwargs))
+        except RemoteError as err:
+            raise remote_failure(name, err) from None
+    with _forbid_calls(reference, name):
+        try:
+            return function(fn, *args, **kwargs)
+        except NotImplementedError:
+            fail(name, NOT_IMPLEMENTED)
+        except CheckFailed:
+            raise
+        except Exception as err:  # noqa: BLE001
+            hint = _shape_hint(str(err)) if isinstance(err, RuntimeError) else ""
+            raise CheckFailed(f"{name}: your code raised {type(err).__name__}: {err}{hint}") from err
 
 
 # --- what came back ---------------------------------------------------------------------------

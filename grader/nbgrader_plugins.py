@@ -1,0 +1,77 @@
+"""The grader's nbgrader preprocessors (configured in ``nbgrader_config.py``).
+
+- :class:`JudgedExecute` replaces nbgrader's ``Execute`` in autograde: it runs the notebook's cells
+  in the sandboxed probe (their outputs go into the autograded notebook, as a kernel's would), then
+  judges every test cell in the grader's own process (``judge.py``) and writes the verdict as that
+  cell's output: the check's message as an error (nbgrader scores the cell 0), or its passed lines.
+  Test cells are judged after the whole notebook has run, so a test cell moved above its answer
+  still finds it.
+- :class:`HideHiddenTraces` keeps hidden tests out of the feedback (with nbgrader's
+  ``ClearHiddenTests``).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Float, Integer, Unicode
+
+GIB, MIB = 1024 ** 3, 1024 ** 2
+
+
+class JudgedExecute(NbGraderPreprocessor):
+    """Run the notebook in the sandbox; judge its test cells in the grader."""
+
+    course_root = Unicode("", help="The nbgrader course directory, hidden from the probe.").tag(config=True)
+    timeout = Float(60, help="Seconds a cell, or one call of a check, may run.").tag(config=True)
+    budget = Float(300, help="Seconds the whole notebook may take; past them the rest gets no marks.").tag(config=True)
+    sandbox = Bool(True, help="False runs submissions unsandboxed (only for notebooks you trust).").tag(config=True)
+    memory_limit = Integer(6 * GIB, help="Address space of the probe, in bytes.").tag(config=True)
+    cpu_limit = Integer(600, help="CPU seconds the probe may use in all.").tag(config=True)
+    file_size_limit = Integer(256 * MIB, help="The largest file the probe may write, in bytes.").tag(config=True)
+    tmp_size = Integer(512 * MIB, help="Size of the probe's private /tmp (its working folder), in bytes.").tag(config=True)
+    process_limit = Integer(256, help="Processes (threads included) the probe may run.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        from grader import judge, sandbox, stubs
+
+        started = time.perf_counter()
+        sources = [c.source for c in nb.cells if judge.is_test(c)]
+        try:
+            references = judge.references(sources)
+        except judge.TestCellError as err:
+            raise RuntimeError(f"the instructor's test cells cannot be judged: {err}") from None
+        copy = stubs.stubbed_package(sandbox.genedu_folder(), references)
+        folder = resources.get("metadata", {}).get("path") or os.getcwd()
+        limits = dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
+                      processes=self.process_limit, tmp_size=self.tmp_size)
+        private = sandbox.private_folder()
+        started = sandbox.start(private=private, course_root=self.course_root or os.getcwd(), submission=folder,
+                                genedu_copy=str(copy), sandbox=self.sandbox, **limits)
+        from grader.remote import Session  # imports torch and genedu, while the probe starts
+        session = Session(folder, self.course_root or os.getcwd(), str(copy), cell_timeout=self.timeout,
+                          budget=self.budget, sandboxed=self.sandbox, limits=limits, private=private,
+                          started=started)
+        try:
+            for gid, verdict in judge.run_notebook(session, nb.cells).items():
+                if not verdict.passed:
+                    self.log.info("%s: %s", gid, verdict.message)
+        finally:
+            session.close()
+        self.log.info("judged %d test cells in %.1f s (%d restarts of the probe)", len(sources),
+                      time.perf_counter() - started, session.restarts)
+        return nb, resources
+
+
+class HideHiddenTraces(NbGraderPreprocessor):
+    """In the cells that hold hidden tests, each error's traceback becomes its last line (the
+    verdict's message): a traceback could quote the hidden line."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
