@@ -46,6 +46,7 @@ def grade(submission, source, *, sandboxed: bool = True, timeout: float = 60, bu
     sources = [c.source for c in submission.cells if judge.is_test(c)]
     copy = stubs.stubbed_package(sandbox.genedu_folder(), judge.references(sources))
     with tempfile.TemporaryDirectory(prefix="genedu-direct-") as folder:
+        nbformat.write(submission, Path(folder) / "submission.ipynb")  # as in autograded/<student>/<assignment>/
         private = sandbox.private_folder()
         started = sandbox.start(private=private, course_root=course_root or str(ROOT), submission=folder,
                                 genedu_copy=str(copy), sandbox=sandboxed)

@@ -26,7 +26,7 @@ class JudgedExecute(NbGraderPreprocessor):
 
     course_root = Unicode("", help="The nbgrader course directory, hidden from the probe.").tag(config=True)
     timeout = Float(60, help="Seconds a cell, or one call of a check, may run.").tag(config=True)
-    budget = Float(300, help="Seconds the whole notebook may take; past them the rest gets no marks.").tag(config=True)
+    budget = Float(120, help="Seconds the whole notebook may take; past them the rest gets no marks.").tag(config=True)
     sandbox = Bool(True, help="False runs submissions unsandboxed (only for notebooks you trust).").tag(config=True)
     memory_limit = Integer(6 * GIB, help="Address space of the probe, in bytes.").tag(config=True)
     cpu_limit = Integer(600, help="CPU seconds the probe may use in all.").tag(config=True)
@@ -37,7 +37,7 @@ class JudgedExecute(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict):
         from grader import judge, sandbox, stubs
 
-        started = time.perf_counter()
+        clock = time.perf_counter()
         sources = [c.source for c in nb.cells if judge.is_test(c)]
         try:
             references = judge.references(sources)
@@ -61,7 +61,7 @@ class JudgedExecute(NbGraderPreprocessor):
         finally:
             session.close()
         self.log.info("judged %d test cells in %.1f s (%d restarts of the probe)", len(sources),
-                      time.perf_counter() - started, session.restarts)
+                      time.perf_counter() - clock, session.restarts)
         return nb, resources
 
 

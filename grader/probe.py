@@ -125,6 +125,7 @@ class Probe:
                                   [str(line)[:4000] for line in stb[-30:]]])
 
         shell._showtraceback = show
+        shell.enable_gui = lambda gui=None: None  # `%matplotlib inline` asks for it; there is no GUI here
         return shell
 
     def run_cell(self, source: str, timeout: float) -> list:
@@ -485,6 +486,7 @@ def _workspace(submission: str, seed: str) -> None:
 def main(argv: list[str]) -> None:
     rfd, wfd = int(argv[1]), int(argv[2])
     _limits(*(int(a) for a in argv[3:7]))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the limit: an OSError, not the end of the probe
     os.set_inheritable(rfd, False)
     os.set_inheritable(wfd, False)
     _workspace(argv[7], argv[8])

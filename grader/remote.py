@@ -126,7 +126,7 @@ class Session:
         if self.process is not None and self.process.poll() is None:
             return
         self._kill()
-        if self.restarts > 3:
+        if self.restarts > 10:
             raise ProbeGone("the process running the notebook was restarted too often; the rest gets no marks")
         self._spawn()
         for i, source in enumerate(self.cells):
@@ -345,9 +345,11 @@ def _rebuild(spec, session: Session) -> torch.nn.Module:
     module = obj.__new__(obj)
     torch.nn.Module.__init__(module)
     for key, value in attributes:
-        if not isinstance(key, str) or key.startswith("__"):
-            raise wire.WireError("bad attribute name")
-        object.__setattr__(module, key, session.decode(value))
+        value = session.decode(value)
+        if not isinstance(key, str) or key.startswith("__") or callable(getattr(obj, key, None)) \
+                or not _plain_value(value):
+            raise wire.WireError(f"a module attribute the grader will not set ({key!r})")
+        object.__setattr__(module, key, value)
     for key, tensor, requires_grad in params:
         module._parameters[key] = None if tensor is None else torch.nn.Parameter(tensor, requires_grad=requires_grad)
     for key, tensor in buffers:
@@ -355,6 +357,27 @@ def _rebuild(spec, session: Session) -> torch.nn.Module:
     for key, child in children:
         module._modules[key] = None if child is None else _rebuild(child, session)
     return module
+
+
+def _plain_value(value, depth: int = 0) -> bool:
+    """None, a bool, number or string, or a short tuple or list of them (what torch.nn layers keep)."""
+    if value is None or type(value) in (bool, int, float, str):
+        return True
+    return type(value) in (tuple, list) and depth < 3 and len(value) < 64 and all(
+        _plain_value(v, depth + 1) for v in value)
+
+
+def _data_only(value, depth: int = 0) -> bool:
+    """Tensors and plain values in containers only (no handle, no module)."""
+    if isinstance(value, torch.Tensor) or _plain_value(value):
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, (tuple, list)):
+        return all(_data_only(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_plain_value(k) and _data_only(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _validate(node, depth: int = 0):
@@ -464,7 +487,10 @@ def _copy_back(local: list, after: list, session: Session) -> None:
                 p.grad = session.decode(g)
         elif kind == "optimizer" and isinstance(obj, torch.optim.Optimizer):
             try:
-                obj.load_state_dict(session.decode(state[1]))
+                decoded = session.decode(state[1])
+                if not _data_only(decoded):
+                    raise ValueError("it holds objects, not data")
+                obj.load_state_dict(decoded)
             except Exception as err:  # noqa: BLE001
                 raise RemoteError("raised", "RuntimeError", f"the optimiser's state came back unusable ({err})") from None
         elif kind == "generator" and isinstance(obj, torch.Generator):

@@ -61,23 +61,44 @@ def time_pages() -> tuple[list[tuple[str, float]], dict[str, float]]:
     return rows, cpu
 
 
+def _course_with(name: str, tmp: Path, students: int) -> None:
+    """A temporary course with ``students`` fully solved submissions of ``name``."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp)
+    shutil.copytree(ROOT / "solutions" / name, tmp / "solutions" / name)
+    run_nbgrader(["generate_assignment", name, "--force"], tmp)
+    release = nbformat.read(tmp / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    for i in range(students):
+        path = tmp / "submitted" / f"student{i:03d}" / name / f"{name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(fill_answers(release, solved_answers(source)), path)
+
+
 def time_autograde() -> list[tuple[str, float]]:
+    """Seconds for ``nbgrader autograde`` of one solved submission of each assignment."""
     rows = []
     for name in assignments():
         with tempfile.TemporaryDirectory() as tmp:
-            course = Path(tmp)
-            shutil.copy(ROOT / "nbgrader_config.py", course)
-            shutil.copytree(ROOT / "solutions" / name, course / "solutions" / name)
-            run_nbgrader(["generate_assignment", name, "--force"], course)
-            release = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
-            source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-            path = course / "submitted" / "student" / name / f"{name}.ipynb"
-            path.parent.mkdir(parents=True)
-            nbformat.write(fill_answers(release, solved_answers(source)), path)
+            _course_with(name, Path(tmp), 1)
             start = time.perf_counter()
-            run_nbgrader(["autograde", name, "--create", "--force"], course, check=False)
+            run_nbgrader(["autograde", name, "--create", "--force"], Path(tmp), check=False)
             rows.append((name, time.perf_counter() - start))
     return rows
+
+
+def time_class(name: str, students: int = 30) -> float:
+    """Seconds for ``scripts/grade.py autograde`` of a class of ``students`` solved submissions."""
+    import grade
+    with tempfile.TemporaryDirectory() as tmp:
+        _course_with(name, Path(tmp), students)
+        start = time.perf_counter()
+        grade.autograde(Path(tmp), name, quiet=True)
+        seconds = time.perf_counter() - start
+        scores = grade.scores(Path(tmp), name)
+        full = sum(1 for cells in scores.values() if all(s == m for s, m in cells.values()))
+        if full != students:
+            raise RuntimeError(f"only {full} of {students} solved submissions got full marks")
+        return seconds
 
 
 def time_build() -> float:
@@ -120,7 +141,8 @@ def machine() -> str:
 
 
 def markdown(pages: list[tuple[str, float]] | None, build: float | None,
-             grading: list[tuple[str, float]] | None, cpu: dict[str, float] | None = None) -> str:
+             grading: list[tuple[str, float]] | None, cpu: dict[str, float] | None = None,
+             klass: tuple[str, int, float] | None = None) -> str:
     """The tables as Markdown, for book/build_status.md to include."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"Measured {now} by `scripts/benchmark.py` on {machine()}.", ""]
@@ -143,11 +165,16 @@ def markdown(pages: list[tuple[str, float]] | None, build: float | None,
         out += [f"**Whole book**, a cold `jupyter-book build` as `make book` runs it: **{build:.0f} s** "
                 f"({build / 60:.1f} minutes; budget 8 minutes){'' if build <= 480 else ', **over budget**'}.", ""]
     if grading is not None:
-        out += ["**Autograding** one fully solved submission with `nbgrader autograde` (budget: 15 s).", "",
+        out += ["**Autograding** one fully solved submission with `nbgrader autograde` (budget: 15 s): the notebook "
+                "run in the sandbox, every test cell judged in the grader, nbgrader's own start included.", "",
                 "| assignment | seconds | within budget |", "| --- | ---: | --- |"]
         out += [f"| `{name}` | {seconds:.1f} | {'yes' if seconds <= 15 else '**no: over 15 s**'} |"
                 for name, seconds in grading]
         out.append("")
+    if klass is not None:
+        name, students, seconds = klass
+        out += [f"**A class of {students}** solved submissions of `{name}` graded by `scripts/grade.py autograde` "
+                f"({os.cpu_count()} parallel jobs): **{seconds:.0f} s** ({seconds / students:.1f} s a submission).", ""]
     return "\n".join(out)
 
 
@@ -156,13 +183,16 @@ def main() -> None:
     parser.add_argument("--pages", action="store_true", help="only time the book pages")
     parser.add_argument("--grading", action="store_true", help="only time autograding")
     parser.add_argument("--build", action="store_true", help="also time a whole cold book build")
+    parser.add_argument("--class-size", type=int, default=30, help="students in the class timed (0: none)")
     parser.add_argument("--output", default=str(ROOT / "book" / "_static" / "build_times.md"),
-                        help="where to write the Markdown tables (default book/_static/build_times.md)")
+                        help="where to write the Markdown tables of the pages (default book/_static/build_times.md)")
+    parser.add_argument("--grading-output", default=str(ROOT / "book" / "_static" / "grading_times.md"),
+                        help="where to write those of autograding (default book/_static/grading_times.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     both = not (args.pages or args.grading)
     print(machine())
-    pages = build = grading = cpu = None
+    pages = build = grading = cpu = klass = None
     if args.pages or both:
         pages, cpu = time_pages()
         table("book pages, executed from scratch", pages, 60, cpu)
@@ -172,9 +202,17 @@ def main() -> None:
     if args.grading or both:
         grading = time_autograde()
         table("autograding one solved submission (nbgrader autograde, wall clock)", grading, 15)
+        if args.class_size:
+            name = assignments()[0]
+            klass = (name, args.class_size, time_class(name, args.class_size))
+            print(f"\na class of {args.class_size} ({name}): {klass[2]:.0f} s")
     if not args.no_write:
-        Path(args.output).write_text(markdown(pages, build, grading, cpu))
-        print(f"\nwritten to {args.output} (shown by the book's Build status page after the next build)")
+        if pages is not None or build is not None:
+            Path(args.output).write_text(markdown(pages, build, None, cpu))
+            print(f"\nwritten to {args.output} (shown by the book's Build status page after the next build)")
+        if grading is not None:
+            Path(args.grading_output).write_text(markdown(None, None, grading, klass=klass))
+            print(f"written to {args.grading_output}")
 
 
 if __name__ == "__main__":

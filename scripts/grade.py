@@ -8,18 +8,16 @@ course environment's Python; the course directory is the repository root unless 
     python scripts/grade.py feedback ASSIGNMENT           # feedback/<student>/<assignment>/*.html
     python scripts/grade.py export [--to grades.csv]      # every student's score, one row per assignment
     python scripts/grade.py scores ASSIGNMENT             # the score table, read from the gradebook
-    python scripts/grade.py timing [ASSIGNMENT ...] [--batch 30]   # seconds to grade (temporary course)
 
 Submissions go to ``submitted/<student>/<assignment>/<assignment>.ipynb``.
 
-``autograde`` runs one ``nbgrader autograde ASSIGNMENT --student ID --create --force`` per
-student, ``--jobs`` at a time (default: the number of cores), each kernel with one thread
-(``OMP_NUM_THREADS=1``) in the sandbox that ``nbgrader_config.py`` configures. ``nbgrader
-autograde`` exits 1 when a submission's kernel died (an answer that kills it, say), so this script
-reads the gradebook instead: every submitted student must have a graded submission afterwards.
-A student whose grading failed for another reason (a locked database, an unreadable notebook) is
-retried once, then given zero for every cell of the notebook, with the reason in the log, so that
-the gradebook and the export always list the whole class.
+``autograde`` splits the class into ``--jobs`` groups (default: the number of cores) and runs one
+``nbgrader autograde ASSIGNMENT --create --force`` per group, in parallel; each grades its
+students one after another, every submission in a sandboxed probe of its own (``grader/``, as
+``nbgrader_config.py`` configures), with one thread (``OMP_NUM_THREADS=1``). This script reads the
+gradebook rather than nbgrader's exit status: a student whose grading failed (a locked database,
+an unreadable notebook) is retried alone once, then given zero for every cell of the notebook,
+with the reason in the log, so that the gradebook and the export always list the whole class.
 """
 from __future__ import annotations
 
@@ -101,39 +99,57 @@ def zero(course: Path, assignment: str, student: str) -> None:
         gb.db.commit()
 
 
-def autograde_one(course: Path, assignment: str, student: str, extra: list[str] = ()) -> tuple[str, float, str]:
-    """Autograde one student's submission; returns (student, seconds, nbgrader's log)."""
+def autograde_group(course: Path, assignment: str, group: list[str], everyone: list[str],
+                    extra: list[str] = ()) -> tuple[float, str]:
+    """Autograde the students of ``group`` in ONE nbgrader process (nbgrader, torch and genedu are
+    imported once for them all); returns (seconds, nbgrader's log)."""
     start = time.perf_counter()
+    exclude = ",".join(s for s in everyone if s not in group)
+    args = ["autograde", assignment, "--create", "--force", *extra]
+    args += [f"--CourseDirectory.student_id_exclude={exclude}"] if exclude else []
+    if len(group) == 1:
+        args += ["--student", group[0]]
     log = ""
     for attempt in range(2):
-        result = nbgrader(["autograde", assignment, "--student", student, "--create", "--force", *extra],
-                          course, grading_env())
+        result = nbgrader(args, course, grading_env())
         log += result.stdout + result.stderr
-        if graded(course, assignment, student) or "database is locked" not in log:
+        if all(graded(course, assignment, s) for s in group) or "database is locked" not in log:
             break
-    return student, time.perf_counter() - start, log
+    return time.perf_counter() - start, log
 
 
 def autograde(course: Path, assignment: str, students: list[str] | None = None, jobs: int | None = None,
               quiet: bool = False, extra: list[str] = ()) -> dict[str, float]:
-    """Autograde ``students`` (default: every submission) of ``assignment``; returns seconds per student.
-    ``extra``: more nbgrader arguments (e.g. ``--Execute.timeout=30``)."""
+    """Autograde ``students`` (default: every submission) of ``assignment`` in ``jobs`` parallel
+    nbgrader processes (default: the number of cores), each grading its share of the class one
+    submission after another; every submission has its own sandboxed probe. Returns the seconds per
+    student (a group's time shared out). ``extra``: more nbgrader arguments (e.g.
+    ``--JudgedExecute.timeout=30``)."""
     ensure_assignment(course, assignment)
-    students = students or submitted_students(course, assignment)
-    jobs = jobs or os.cpu_count() or 1
-    seconds = {}
+    everyone = submitted_students(course, assignment)
+    students = students or everyone
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))
+    groups = [students[i::jobs] for i in range(jobs)]
+    seconds: dict[str, float] = {}
+    logs: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for student, secs, log in pool.map(lambda s: autograde_one(course, assignment, s, extra), students):
-            seconds[student] = secs
-            if not graded(course, assignment, student):
-                reason = next((line for line in log.splitlines() if "ERROR" in line or "Error" in line),
-                              "nbgrader recorded no grades")
-                zero(course, assignment, student)
-                print(f"{student}: could not be graded ({reason.strip()}); scored 0", file=sys.stderr)
-            elif not quiet:
-                dead = " (its kernel died; the cells it did not reach score 0)" if "DeadKernelError" in log \
-                    or "Kernel died" in log else ""
-                print(f"{student}: graded in {secs:.1f} s{dead}")
+        for group, (secs, log) in zip(groups, pool.map(
+                lambda g: autograde_group(course, assignment, g, everyone, extra), groups)):
+            for student in group:
+                seconds[student], logs[student] = secs / len(group), log
+    for student in students:
+        if not graded(course, assignment, student):  # retried alone, then zero
+            secs, log = autograde_group(course, assignment, [student], everyone, extra)
+            seconds[student] += secs
+            logs[student] = log
+        if not graded(course, assignment, student):
+            log = logs[student]
+            reason = next((line for line in log.splitlines() if student in line and "rror" in line),
+                          next((line for line in log.splitlines() if "ERROR" in line), "nbgrader recorded no grades"))
+            zero(course, assignment, student)
+            print(f"{student}: could not be graded ({reason.strip()}); scored 0", file=sys.stderr)
+        elif not quiet:
+            print(f"{student}: graded")
     return seconds
 
 
@@ -148,48 +164,6 @@ def scores(course: Path, assignment: str) -> dict[str, dict[str, tuple[float, fl
                     cells[grade.name] = (float(grade.score), float(grade.max_score))
             table[submission.student.id] = cells
     return table
-
-
-def timing(names: list[str], batch: int = 0, jobs: int | None = None) -> None:
-    """Print the wall-clock time to autograde one solved submission of each assignment, and, with
-    ``batch``, a class of that many solved submissions of the first one (in temporary courses)."""
-    import shutil
-    import tempfile
-
-    import nbformat
-    from course import fill_answers, solved_answers
-
-    def course_with(name: str, tmp: Path, students: int) -> None:
-        shutil.copy(ROOT / "nbgrader_config.py", tmp)
-        shutil.copytree(ROOT / "solutions" / name, tmp / "solutions" / name)
-        result = nbgrader(["generate_assignment", name, "--force"], tmp)
-        if result.returncode:
-            raise RuntimeError(result.stdout + result.stderr)
-        release = nbformat.read(tmp / "notebooks" / name / f"{name}.ipynb", as_version=4)
-        source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
-        solved = fill_answers(release, solved_answers(source))
-        for i in range(students):
-            path = tmp / "submitted" / f"student{i:03d}" / name / f"{name}.ipynb"
-            path.parent.mkdir(parents=True)
-            nbformat.write(solved, path)
-
-    print(f"{os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
-    for name in names:
-        with tempfile.TemporaryDirectory() as tmp:
-            course_with(name, Path(tmp), 1)
-            start = time.perf_counter()
-            autograde(Path(tmp), name, jobs=1, quiet=True)
-            total = sum(s for s, _ in scores(Path(tmp), name)["student000"].values())
-            print(f"  {name:40s} one submission {time.perf_counter() - start:6.1f} s (score {total:g})")
-    if batch and names:
-        with tempfile.TemporaryDirectory() as tmp:
-            course_with(names[0], Path(tmp), batch)
-            start = time.perf_counter()
-            autograde(Path(tmp), names[0], jobs=jobs, quiet=True)
-            wall = time.perf_counter() - start
-            print(f"  {names[0]:40s} {batch} submissions, {jobs or os.cpu_count()} jobs: {wall:6.1f} s "
-                  f"({wall / batch:.1f} s each)")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,17 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", default="grades.csv")
     p = sub.add_parser("scores", help="print the score table of an assignment")
     p.add_argument("assignment")
-    p = sub.add_parser("timing", help="time autograding (one submission per assignment; --batch N of the first)")
-    p.add_argument("assignments", nargs="*")
-    p.add_argument("--batch", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None)
     args = parser.parse_args(argv)
     course = args.course.resolve()
 
     if args.command == "check":
-        sys.path.insert(0, str(ROOT / "genedu" / "checks"))
-        import _sandbox
-        ok, why = _sandbox.sandbox_available()
+        sys.path.insert(0, str(ROOT))
+        from grader.sandbox import sandbox_available
+        ok, why = sandbox_available()
         print(why)
         return 0 if ok else 1
     if args.command == "release":
@@ -229,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                                env=nbgrader_env())
     if args.command == "autograde":
         start = time.perf_counter()
-        extra = [f"--Execute.timeout={args.cell_timeout}"] if args.cell_timeout else []
+        extra = [f"--JudgedExecute.timeout={args.cell_timeout}"] if args.cell_timeout else []
         seconds = autograde(course, args.assignment, args.student, args.jobs, extra=extra)
         print(f"graded {len(seconds)} submission(s) of {args.assignment} in {time.perf_counter() - start:.1f} s")
         return 0
@@ -242,10 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         result = nbgrader(["export", "--to", str(Path(args.to).resolve())], course)
         print(result.stdout + result.stderr, end="")
         return result.returncode
-    if args.command == "timing":
-        from course import assignments
-        timing(args.assignments or assignments(), args.batch, args.jobs)
-        return 0
     if args.command == "scores":
         for student, cells in sorted(scores(course, args.assignment).items()):
             total = sum(s for s, _ in cells.values())

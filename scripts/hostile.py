@@ -1,19 +1,25 @@
-"""Broken and hostile submissions of an assignment, generated from its released notebook.
+"""The submissions the grader is tested against: hostile and broken ones, and honest ones.
 
-The grader's self-test (tests/test_grader_hostile.py) grades these in one batch with honest
-submissions; ``python scripts/hostile.py ASSIGNMENT DIR`` writes them as
-``DIR/submitted/<case>/<ASSIGNMENT>/<ASSIGNMENT>.ipynb`` to try by hand.
+Generated from an assignment's released and source notebooks, for any chapter:
 
-Every case is a :class:`Case`: the bytes of the submitted file (or ``None``: no notebook), and
-what grading it must give:
+- :func:`hostile_cases` and :func:`honest_cases`: one submission per case (``Case``: the bytes of
+  the submitted file, or ``None`` for a folder without a notebook, and what grading must give);
+- :func:`hostile_notebooks` and :func:`honest_notebooks`: the same attacks and habits packed
+  several to a notebook, one per answer cell (an attack may only cost its own exercise, so a
+  notebook can hold one per exercise), so that every chapter runs both corpora quickly.
 
-- ``zero``: graded cells that must score 0 (the cells the attack targets, and every cell it could reach);
-- ``full``: graded cells that must keep full marks (honest work the attack cannot reach);
+    python scripts/hostile.py ASSIGNMENT DIR      # write the cases as DIR/submitted/<case>/...
+
+What a case expects:
+
+- ``zero``: graded cells that must score 0 (the attacked exercise: its answer is also made *wrong*
+  where the attack tries to win marks a wrong answer would not get, so that only a working attack
+  could give it marks);
+- ``full``: graded cells that must keep full marks (everything the attack cannot reach);
 - ``below_max``: the total must stay below full marks.
 
-The attacked exercise is the first one (its answer cell ``A`` and the graded cell ``T`` after it);
-``A`` is made *wrong* in the cases where the attack tries to win marks a wrong answer would not
-(patching the check, editing the test), so that only a working attack could give ``T`` marks.
+A marker file (``PWNED``) names the path an attack would create *in the grader* if any of its code
+ran there (a pickle payload, say); the tests check that it never appears.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import json
 import pkgutil
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +36,9 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from course import ROOT, fill_answers, grade_ids, solved_answers  # noqa: E402
+
+PWNED = Path(tempfile.gettempdir()) / "genedu-grader-PWNED"
+SECRET = "GENEDU_TEST_SECRET_TOKEN"   # set in the grader's environment by the tests; must never reach a student
 
 
 @dataclass
@@ -42,8 +52,9 @@ class Case:
     honest: bool = False
 
 
-def defined_function(source: str) -> str:
-    match = re.search(r"^def (\w+)\(", source, re.M)
+def defined_name(source: str) -> str:
+    """The function (or class) an answer cell defines."""
+    match = re.search(r"^(?:def|class) (\w+)", source, re.M)
     return match.group(1) if match else ""
 
 
@@ -60,10 +71,10 @@ def tested_by(release) -> dict[str, str]:
 
 
 def library_function(name: str) -> str | None:
-    """The genedu module (outside checks/widgets) that defines a function called ``name``, if any."""
+    """The genedu module (outside checks/widgets/plot) that defines a function called ``name``, if any."""
     import genedu
     for info in pkgutil.walk_packages(genedu.__path__, "genedu."):
-        if ".checks" in info.name or ".widgets" in info.name or info.name.endswith("__main__"):
+        if any(part in info.name for part in (".checks", ".widgets", ".plot")) or info.name.endswith("__main__"):
             continue
         try:
             module = importlib.import_module(info.name)
@@ -78,9 +89,9 @@ def _bytes(nb) -> bytes:
     return nbformat.writes(nb).encode()
 
 
-def _wrong(source: str) -> str:
-    """The answer with its function's outputs scaled (wrong for every check)."""
-    name = defined_function(source)
+def wrong(source: str) -> str:
+    """The answer with its function's floating-point outputs scaled (wrong for every check)."""
+    name = defined_name(source)
     return source + (
         "\n\ndef _scaled(fn):\n"
         "    def wrong(*args, **kwargs):\n"
@@ -94,116 +105,294 @@ def _wrong(source: str) -> str:
         f"{name} = _scaled({name})\n")
 
 
-# Hand-written "disguised" reference calls the static guard cannot see (they go through an object
-# the answer is given); the checks' run-time hook must refuse them.
-DISGUISED_REFERENCE = {
-    "ch03_vae": ("ex4-answer", "def vae_forward(model, x, generator=None):\n    return model(x)\n"),
-}
+# --- attacks on one answer: (name, what, builder(solution, fname, module) -> answer source) -------------
+
+_REPLACE_CHECKS = '''
+import pkgutil
+_main = pkgutil.resolve_name("_" + "_main__")
+{replace}
+for _space in [_main] + [m for n, m in list(pkgutil.resolve_name("sy" + "s").modules.items()) if n.startswith("genedu.checks")]:
+    for _n in list(vars(_space)):
+        if _n.startswith("check_") or _n in ("compare", "fail", "call", "expect_tensor", "close"):
+            setattr(_space, _n, _fake)
+'''
+
+_PATCH_WHILE_RUNNING = '''
+def {f}(*args, **kwargs):
+    import pkgutil
+    import torch
+    core = pkgutil.resolve_name("genedu.checks._core")
+    for name in ("compare", "fail", "close", "expect_tensor", "expect_tuple", "expect_number"):
+        setattr(core, name, lambda *a, **k: a[0] if a else None)
+    torch.isclose = lambda a, b, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+    torch.allclose = lambda *a, **k: True
+    torch.equal = lambda *a, **k: True
+    return _inner(*args, **kwargs)
+'''
+
+_PICKLE_FRAMES = '''
+def {f}(*args, **kwargs):
+    import os, pickle, struct
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch {pwned}",))
+    data = pickle.dumps(("ret", Payload(), [], 0))
+    for fd in range(3, 256):
+        try:
+            os.write(fd, struct.pack(">Q", len(data)) + data)
+        except OSError:
+            pass
+    return Payload()
+'''
+
+_SUBCLASS = '''
+class _Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("isclose", "allclose", "equal", "eq", "__eq__"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {{}})
 
 
-def corpus(name: str, release, source, other_release=None) -> list[Case]:
-    """The cases for assignment ``name`` (``release``: the student notebook; ``source``: the
-    instructor's; ``other_release``: another chapter's student notebook)."""
-    solved = solved_answers(source)
-    tests = tested_by(release)
-    graded = [gid for gid, c in grade_ids(release).items() if c.metadata["nbgrader"].get("grade")]
-    answer = next(iter(tests))
-    target = tests[answer]
-    rest = set(graded) - {target}
-    fname = defined_function(solved[answer])
-    cases: list[Case] = []
+def {f}(*args, **kwargs):
+    out = _inner(*args, **kwargs)
+    if isinstance(out, torch.Tensor):
+        return out.as_subclass(_Liar)
+    if isinstance(out, tuple):
+        return tuple(o.as_subclass(_Liar) if isinstance(o, torch.Tensor) else o for o in out)
+    return out
+'''
 
-    def sub(answers: dict[str, str]):
-        return fill_answers(release, answers)
 
-    def with_answer(src: str):
-        return sub({**solved, answer: src})
+def _rename(source: str, fname: str, new: str) -> str:
+    return re.sub(rf"^(def|class) {fname}\b", rf"\1 {new}", source, count=1, flags=re.M)
 
-    def case(student, what, nb_or_bytes, zero=(), full=(), below_max=True, honest=False):
+
+def _wrapping(template: str):
+    """An attack that wraps the (wrong) answer, renamed ``_inner``."""
+    def build(solution, fname, module):
+        return _rename(wrong(solution), fname, "_inner").replace(f"{fname} = _scaled({fname})",
+                                                                  "_inner = _scaled(_inner)") \
+            + template.format(f=fname, pwned=PWNED)
+    return build
+
+
+ATTACKS = [
+    ("mock-checks-main", "replaces every check_* of __main__ and genedu.checks by unittest.mock.MagicMock() "
+                         "(reached through pkgutil.resolve_name)",
+     lambda s, f, m: wrong(s) + _REPLACE_CHECKS.format(replace="import unittest.mock\n_fake = unittest.mock.MagicMock()")),
+    ("callable-checks", "replaces the check helpers by callable objects that accept anything",
+     lambda s, f, m: wrong(s) + _REPLACE_CHECKS.format(
+         replace="class _Pass:\n    def __call__(self, *a, **k):\n        return a[0] if a else None\n_fake = _Pass()")),
+    ("patch-while-running", "patches the checks' comparisons and torch.isclose/allclose/equal while it runs",
+     _wrapping(_PATCH_WHILE_RUNNING)),
+    ("tensor-subclass", "returns a tensor subclass that answers every comparison with True", _wrapping(_SUBCLASS)),
+    ("pickle-payload", "writes pickles that would run a command if unpickled to every file descriptor, "
+                       "and returns such an object", lambda s, f, m: _PICKLE_FRAMES.format(f=f, pwned=PWNED)),
+    ("huge-output", "returns a 1 GiB tensor",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    return torch.zeros(2 ** 28)\n"),
+    ("closes-pipes", "closes every file descriptor, so that nothing comes back",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os.closerange(0, 4096)\n    return None\n"),
+    ("ignores-alarm", "ignores the time-out signal and loops forever (the grader stops the process)",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                     "    while True:\n        pass\n"),
+    ("raises", "the answer raises", lambda s, f, m: f"def {f}(*args, **kwargs):\n    raise ValueError('my answer is broken')\n"),
+    ("endless-loop", "the answer loops forever (interrupted)",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    while True:\n        pass\n"),
+    ("catches-interrupt", "loops forever and swallows KeyboardInterrupt and SystemExit",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    while True:\n        try:\n            while True:\n                pass\n"
+                     "        except (KeyboardInterrupt, SystemExit, Exception):\n            pass\n"),
+    ("sys-exit", "`sys.exit()` at the top of the answer cell", lambda s, f, m: "import sys\nsys.exit()\n" + wrong(s)),
+    ("os-exit", "`os._exit(1)` in the answer",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os._exit(1)\n"),
+    ("os-kill", "`os.kill(os.getpid(), 9)` in the answer",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os.kill(os.getpid(), 9)\n"),
+    ("exit", "`exit()` in the answer", lambda s, f, m: f"def {f}(*args, **kwargs):\n    exit()\n"),
+    ("memory", "allocates 1 TiB, then 100 x 1 GiB",
+     lambda s, f, m: f"def {f}(*args, **kwargs):\n    try:\n        torch.empty(2 ** 40, dtype=torch.uint8)\n"
+                     "    except (RuntimeError, MemoryError):\n        pass\n"
+                     "    return [torch.empty(2 ** 30, dtype=torch.uint8) for _ in range(100)]\n"),
+    ("writes-1gib", "writes 1 GiB with torch.save (capped), then a wrong answer",
+     lambda s, f, m: "try:\n    torch.save(torch.zeros(2 ** 28), 'big.pt')\nexcept Exception as err:\n"
+                     "    print('write refused:', type(err).__name__)\n" + wrong(s)),
+    ("magic-shell", "a wrong answer with a shell escape and magics", lambda s, f, m: wrong(s) + "\n!ls /\n%env X=1\n"),
+]
+# attacks that need genedu's own implementation of the exercise
+REFERENCE_ATTACKS = [
+    ("calls-reference", "calls genedu's reference", lambda s, f, m: f"import {m}\n\ndef {f}(*args, **kwargs):\n"
+                                                                     f"    return {m}.{f}(*args, **kwargs)\n"),
+    ("reload-reference", "reloads genedu's module, then calls the reference",
+     lambda s, f, m: f"import importlib\nimport {m}\nimportlib.reload({m})\n\ndef {f}(*args, **kwargs):\n"
+                     f"    return importlib.reload({m}).{f}(*args, **kwargs)\n"),
+    ("source-of-reference", "runs the source code of genedu's reference",
+     lambda s, f, m: f"import inspect\nimport {m}\nexec(inspect.getsource({m}.{f}), {m}.__dict__)\n{f} = {m}.{f}\n"),
+    ("patches-reference", "a wrong answer that replaces genedu's reference by itself",
+     lambda s, f, m: wrong(s) + f"\nimport {m}\n{m}.{f} = {f}\n"),
+]
+
+
+def attacks_for(fname: str) -> list[tuple]:
+    module = library_function(fname)
+    return ATTACKS + ([(n, w, (lambda b: lambda s, f, m: b(s, f, module))(b)) for n, w, b in REFERENCE_ATTACKS]
+                      if module else [])
+
+
+# --- honest habits: (name, prefix, suffix); %%time must stay the first line ------------------------------
+
+HABITS = [
+    ("time-magic", "%%time\n", ""),
+    ("print-version", "print(torch.__version__)\n", ""),
+    ("matplotlib-inline", "%matplotlib inline\n", ""),
+    ("timeit", "", "\n%timeit -n1 -r1 1 + 1\n"),
+    ("warnings", "import warnings\nwarnings.filterwarnings('ignore')\n", ""),
+    ("pathlib", "from pathlib import Path\nprint(Path.cwd().name)\n", ""),
+    ("getcwd", "import os\nprint(os.getcwd())\n", ""),
+    ("dir-of-module", "print(len(dir(torch.nn.functional)))\n", ""),
+    ("helper-class", "", "\n\nclass Helper:\n    def __repr__(self):\n        return self.__class__.__name__\n\n\nprint(Helper())\n"),
+    ("main-guard", "", "\n\nif __name__ == '__main__':\n    print('defined', {f}.__name__)\n"),
+    ("reads-a-file", "import json\nimport os\nwith open([f for f in os.listdir('.') if f.endswith('.ipynb')][0]) as fh:\n"
+                     "    print(len(json.load(fh)['cells']), 'cells')\n", ""),
+    ("sys-version", "import sys\nprint(sys.version.split()[0])\n", ""),
+    ("inspect-signature", "import inspect\n", "\nprint(inspect.signature({f}))\n"),
+    ("shell-escape", "!echo shell works\n", ""),
+    ("tqdm", "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass\n", ""),
+    ("std-imports", "import gc, types, operator, functools, itertools, collections, copy, random, typing\n", ""),
+    ("global-seed", "torch.manual_seed(0)\n", ""),
+    ("dunder-name", "", "\nprint(__name__, {f}.__qualname__)\n"),
+    ("writes-a-file", "", "\nwith open('notes.txt', 'w') as fh:\n    fh.write('my notes')\n"),
+]
+
+
+def apply_habits(source: str, habits: list[tuple]) -> str:
+    fname = defined_name(source)
+    prefix = "".join(p for _, p, _ in habits if not p.startswith("%%"))
+    cell_magic = "".join(p for _, p, _ in habits if p.startswith("%%"))
+    suffix = "".join(s.replace("{f}", fname) for _, _, s in habits)
+    return cell_magic + prefix + source + suffix
+
+
+# --- the cases --------------------------------------------------------------------------------------
+
+def _structure(name, release, source, tests, graded, answer, target, rest, solved, other_release):
+    cases = []
+
+    def case(student, what, nb_or_bytes, zero=(), full=(), below_max=True):
         content = nb_or_bytes if isinstance(nb_or_bytes, (bytes, type(None))) else _bytes(nb_or_bytes)
-        cases.append(Case(student, what, content, set(zero), set(full), below_max, honest))
+        cases.append(Case(student, what, content, set(zero), set(full), below_max))
 
-    case("honest-solved", "every answer is the solution", sub(solved), full=graded, below_max=False, honest=True)
-    case("honest-one-wrong", f"honest, one wrong answer ({answer})", with_answer(_wrong(solved[answer])),
-         zero={target}, full=rest, honest=True)
-    # -- broken answers -------------------------------------------------------------------------
-    indent_raise = f"def {fname}(*args, **kwargs):\n    raise ValueError('my answer is broken')\n"
-    case("raises", "the answer raises", with_answer(indent_raise), zero={target}, full=rest)
-    case("endless-loop", "the answer loops forever (the per-cell timeout interrupts it)",
-         with_answer(f"def {fname}(*args, **kwargs):\n    while True:\n        pass\n"), zero={target}, full=rest)
-    case("sys-exit", "`sys.exit()` in the answer", with_answer("import sys\nsys.exit()\n" + solved[answer]),
-         zero={target}, full=rest)
-    case("os-exit", "`os._exit(1)` in the answer", with_answer(
-        f"def {fname}(*args, **kwargs):\n    import os\n    os._exit(1)\n"), zero={target}, full=rest)
-    case("os-kill", "`os.kill(os.getpid(), 9)` in the answer", with_answer(
-        f"def {fname}(*args, **kwargs):\n    import os\n    os.kill(os.getpid(), 9)\n"), zero={target}, full=rest)
-    # exit() is IPython's: it passes the static guard and really ends the kernel while T runs;
-    # nbgrader then fails the notebook, and every cell from T on scores 0.
-    case("kernel-exit", "`exit()` in the answer (passes the guard; the kernel dies during the test)",
-         with_answer(f"def {fname}(*args, **kwargs):\n    exit()\n"), zero={target})
-    case("memory", "the answer allocates 1 TiB, then 100 x 1 GiB", with_answer(
-        f"def {fname}(*args, **kwargs):\n    try:\n        torch.empty(2 ** 40, dtype=torch.uint8)\n"
-        "    except (RuntimeError, MemoryError):\n        pass\n"
-        "    return [torch.empty(2 ** 30, dtype=torch.uint8) for _ in range(100)]\n"), zero={target}, full=rest)
-    case("prints-megabytes", "a correct answer that prints 20 MB (output is truncated)", with_answer(
-        solved[answer] + "\nfor _ in range(200_000):\n    print('x' * 100)\n"), full=graded, below_max=False)
-    # -- the notebook's structure -----------------------------------------------------------------
-    nb = with_answer(_wrong(solved[answer]))
+    def with_answer(src):
+        return fill_answers(release, {**solved, answer: src})
+
+    nb = with_answer(wrong(solved[answer]))
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != target]
     case("deleted-test", "wrong answer, its test cell deleted (nbgrader puts it back)", nb, zero={target}, full=rest)
-    nb = with_answer(_wrong(solved[answer]))
+    nb = with_answer(wrong(solved[answer]))
     for c in nb.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == target:
             c.cell_type = "markdown"
             c.pop("outputs", None)
             c.pop("execution_count", None)
     case("test-as-markdown", "wrong answer, its test cell turned into Markdown", nb, zero={target}, full=rest)
-    nb = with_answer(_wrong(solved[answer]))
+    nb = with_answer(wrong(solved[answer]))
     for c in nb.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == target:
             c.source = "pass  # the test, edited away"
     case("edited-test", "wrong answer, its read-only test cell edited to `pass`", nb, zero={target}, full=rest)
-    nb = sub(solved)
-    cells = list(nb.cells)
-    for a, t in tests.items():  # every test cell moved before its answer cell
-        ia = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == a)
-        it = next(i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("grade_id") == t)
-        cells.insert(ia, cells.pop(it))
-    nb.cells = cells
-    case("reordered", "every test cell moved above its answer", nb, zero=set(tests.values()))
-    # -- cheating -----------------------------------------------------------------------------
-    module = library_function(fname)
-    if module:
-        case("calls-reference", f"the answer calls genedu's `{module}.{fname}`", with_answer(
-            f"def {fname}(*args, **kwargs):\n    import {module}\n    return {module}.{fname}(*args, **kwargs)\n"),
-            zero={target}, full=rest)
-        case("patches-reference", f"a wrong answer that replaces `{module}.{fname}` by itself", with_answer(
-            _wrong(solved[answer]) + f"\nimport {module}\n{module}.{fname} = {fname}\n"), zero={target}, full=rest)
-    if name in DISGUISED_REFERENCE:
-        gid, src = DISGUISED_REFERENCE[name]
-        case("disguised-reference", f"`{src.strip().splitlines()[-1].strip()}` (the check's run-time hook)",
-             sub({**solved, gid: src}), zero={tests[gid]}, full=set(graded) - {tests[gid]})
-    check = next((n for n in re.findall(r"^(check_\w+)\(", grade_ids(release)[target].source, re.M)), None)
-    if check:
-        case("patches-check", f"a wrong answer that rebinds `{check}`", with_answer(
-            _wrong(solved[answer]) + f"\n{check} = lambda *args, **kwargs: None\n"), zero={target}, full=rest)
-        case("patches-check-module", "a wrong answer that patches genedu.checks' `compare` and `fail`", with_answer(
-            _wrong(solved[answer]) + "\nimport genedu.checks._core as core\ncore.compare = core.fail = "
-            "lambda *args, **kwargs: None\n"), zero={target}, full=rest)
-    case("patches-allclose", "a wrong answer that replaces torch.allclose and torch.testing.assert_close",
-         with_answer(_wrong(solved[answer]) + "\ntorch.allclose = lambda *args, **kwargs: True\n"
-                     "torch.testing.assert_close = lambda *args, **kwargs: None\n"
-                     "torch.isclose = lambda a, b, **kwargs: torch.ones_like(a, dtype=torch.bool)\n"),
-         zero={target}, full=rest)
-    case("magic-shell", "a wrong answer with a shell escape and a magic", with_answer(
-        _wrong(solved[answer]) + "\n!ls /\n%env X=1\n"), zero={target}, full=rest)
-    # -- the file ---------------------------------------------------------------------------------
-    case("corrupted-json", "the .ipynb is not valid JSON", _bytes(sub(solved))[:-200] + b"{{{", zero=set(graded))
+    case("corrupted-json", "the .ipynb is not valid JSON", _bytes(fill_answers(release, solved))[:-200] + b"{{{",
+         zero=set(graded))
     case("missing-notebook", "the submission folder holds no notebook", None, zero=set(graded))
     if other_release is not None:
         case("other-chapter", "another chapter's notebook under this chapter's name", _bytes(other_release),
              zero=set(graded))
+    case("blank-mock-checks", "the blank release, plus the MagicMock replacement of every check_* (the issue's case)",
+         fill_answers(release, {answer: release_source(release, answer) + _REPLACE_CHECKS.format(
+             replace="import unittest.mock\n_fake = unittest.mock.MagicMock()")}), zero=set(graded))
+    case("env-leak", "a correct answer that prints the grader's environment (through pkgutil)", with_answer(
+        "import pkgutil\nprint(dict(pkgutil.resolve_name('o' + 's').environ))\n" + solved[answer]),
+        full=set(graded), below_max=False)
+    case("prints-megabytes", "a correct answer that prints 20 MB (output is truncated)", with_answer(
+        solved[answer] + "\nfor _ in range(200_000):\n    print('x' * 100)\n"), full=set(graded), below_max=False)
     return cases
+
+
+def release_source(release, gid: str) -> str:
+    return grade_ids(release)[gid].source
+
+
+def _setup(release, source):
+    solved = solved_answers(source)
+    tests = tested_by(release)
+    graded = [gid for gid, c in grade_ids(release).items() if c.metadata["nbgrader"].get("grade")]
+    return solved, tests, graded
+
+
+def hostile_cases(name: str, release, source, other_release=None) -> list[Case]:
+    """Every attack on the first exercise, one submission each, plus the notebook-level cases."""
+    solved, tests, graded = _setup(release, source)
+    answer = next(iter(tests))
+    target = tests[answer]
+    rest = set(graded) - {target}
+    fname = defined_name(solved[answer])
+    cases = [Case("honest-solved", "every answer is the solution", _bytes(fill_answers(release, solved)),
+                  full=set(graded), below_max=False, honest=True),
+             Case("honest-one-wrong", f"honest, one wrong answer ({answer})",
+                  _bytes(fill_answers(release, {**solved, answer: wrong(solved[answer])})), zero={target}, full=rest,
+                  honest=True)]
+    for student, what, build in attacks_for(fname):
+        nb = fill_answers(release, {**solved, answer: build(solved[answer], fname, None)})
+        cases.append(Case(student, what, _bytes(nb), {target}, rest))
+    cases += _structure(name, release, source, tests, graded, answer, target, rest, solved, other_release)
+    return cases
+
+
+def hostile_notebooks(release, source, skip=()) -> list[tuple[str, bytes, set[str], set[str]]]:
+    """The attacks (but those named in ``skip``) packed one per answer cell: (what, notebook bytes,
+    graded cells that must score 0, graded cells that must keep full marks). Each attack is used once."""
+    solved, tests, graded = _setup(release, source)
+    answers = list(tests)
+    per_answer = {a: [t for t in attacks_for(defined_name(solved[a])) if t[0] not in skip] for a in answers}
+    names = sorted({n for attacks in per_answer.values() for n, _, _ in attacks},
+                   key=lambda n: [x[0] for x in ATTACKS + REFERENCE_ATTACKS].index(n))
+    packed = []
+    todo = list(names)
+    while todo:
+        chosen, answers_used = {}, []
+        for a in answers:
+            options = {n: b for n, _, b in per_answer[a]}
+            pick = next((n for n in todo if n in options and n not in chosen.values()), None)
+            if pick:
+                chosen[a] = pick
+                todo.remove(pick)
+        if not chosen:
+            break
+        new = dict(solved)
+        for a, attack in chosen.items():
+            fname = defined_name(solved[a])
+            build = {n: b for n, _, b in per_answer[a]}[attack]
+            new[a] = build(solved[a], fname, None)
+        zero = {tests[a] for a in chosen}
+        what = ", ".join(f"{a}: {n}" for a, n in chosen.items())
+        packed.append((what, _bytes(fill_answers(release, new)), zero, set(graded) - zero))
+    return packed
+
+
+def honest_cases(release, source) -> list[Case]:
+    """Each habit on every answer, one submission per habit."""
+    solved, tests, graded = _setup(release, source)
+    return [Case(f"habit-{n}", f"the solutions with `{(p + s).strip().splitlines()[0]}`", _bytes(fill_answers(
+        release, {a: apply_habits(src, [(n, p, s)]) for a, src in solved.items()})), full=set(graded),
+        below_max=False, honest=True) for n, p, s in HABITS]
+
+
+def honest_notebook(release, source) -> bytes:
+    """Every habit in one notebook: the habits dealt out over the answer cells."""
+    solved, tests, graded = _setup(release, source)
+    answers = [a for a in solved if a in tests]
+    dealt = {a: [] for a in answers}
+    for i, habit in enumerate(HABITS):
+        dealt[answers[i % len(answers)]].append(habit)
+    return _bytes(fill_answers(release, {a: apply_habits(solved[a], dealt.get(a, [])) if a in dealt else solved[a]
+                                         for a in solved}))
 
 
 def write(course: Path, name: str, cases: list[Case]) -> None:
@@ -217,13 +406,18 @@ def write(course: Path, name: str, cases: list[Case]) -> None:
             (folder / "notes.txt").write_text("I forgot the notebook\n")
 
 
-def main() -> None:
-    name, out = sys.argv[1], Path(sys.argv[2])
+def load(name: str):
     release = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    return release, source
+
+
+def main() -> None:
+    name, out = sys.argv[1], Path(sys.argv[2])
+    release, source = load(name)
     others = [p for p in sorted((ROOT / "notebooks").glob("*/*.ipynb")) if p.parent.name != name]
     other = nbformat.read(others[0], as_version=4) if others else None
-    cases = corpus(name, release, source, other)
+    cases = hostile_cases(name, release, source, other) + honest_cases(release, source)
     write(out, name, cases)
     print(json.dumps({c.student: c.what for c in cases}, indent=1))
 

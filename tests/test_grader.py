@@ -10,13 +10,15 @@ For each assignment, one batch of submissions is autograded:
   (a dict ``WRONG_ANSWERS = {grade_id: source}``, for answers a generic change cannot break, such as
   one that builds or trains a model); otherwise the solution with its function's floating-point
   outputs scaled by 1.1 and shifted by 0.1;
-- the cheap cases of the hostile corpus (scripts/hostile.py), for every chapter: an answer that calls
-  genedu's reference, one that rebinds the check, one that patches torch.allclose (and, where the
-  corpus has one, a reference reached through a model's method) -> the attacked exercise's cell
-  scores 0, the others keep their marks (the full corpus: test_grader_hostile.py).
+- both corpora of scripts/hostile.py, packed several to a notebook (one attack or a few honest
+  habits per answer cell): ``attacks-<i>``, every attack of the hostile corpus that does not hang
+  (those cost time; tests/test_grader_hostile.py tries them on chapter 1) -> each attacked
+  exercise scores 0 and every other keeps its marks, and nothing an attack sent ran in the grader;
+  ``honest-habits``, the solutions with every honest habit of the corpus (``%%time``, prints,
+  magics, standard imports, helper classes, ...) -> full marks.
 
 The batch is graded the way an instructor grades a class: scripts/grade.py (parallel over the cores,
-each kernel in the sandbox, the static guard on).
+every submission in its own sandboxed probe, judged in the grader).
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ import pytest
 from conftest import ROOT, assignments, run_nbgrader
 from course import fill_answers, solved_answers
 
-# the hostile cases every chapter's batch includes (cheap: no timeout, no dead kernel)
-CHEAP_CASES = ("calls-reference", "patches-check", "patches-allclose", "disguised-reference")
+# attacks that make the grader wait for a time-out: tried on chapter 1 only (test_grader_hostile.py)
+SLOW_ATTACKS = ("ignores-alarm", "endless-loop", "catches-interrupt")
 
 # Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
 BREAK_ANSWER = '''
@@ -105,13 +107,17 @@ def graded(request, tmp_path_factory):
         broken = dict(solved_code)
         broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
         students[f"wrong-{gid}"] = submission(broken)
+    packed = hostile.hostile_notebooks(release, source, skip=SLOW_ATTACKS)
+    attacks = {}
+    for i, (what, content, zero, full) in enumerate(packed):
+        attacks[f"attacks-{i}"] = (what, zero, full)
+        students[f"attacks-{i}"] = nbformat.reads(content.decode(), as_version=4)
+    students["honest-habits"] = nbformat.reads(hostile.honest_notebook(release, source).decode(), as_version=4)
     for student, nb in students.items():
         path = course / "submitted" / student / name / f"{name}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
-    cheap = [c for c in hostile.corpus(name, release, source) if c.student in CHEAP_CASES]
-    hostile.write(course, name, cheap)
-    students.update({c.student: None for c in cheap})
+    hostile.PWNED.unlink(missing_ok=True)
     grade.autograde(course, name, quiet=True)
 
     from nbgrader.api import Gradebook
@@ -123,7 +129,7 @@ def graded(request, tmp_path_factory):
             scores[student] = {g.name: (g.score, g.max_score) for g in nb.grades}
     log = (course / ".nbgrader.log").read_text() if (course / ".nbgrader.log").exists() else ""
     return dict(name=name, course=course, scores=scores, max_score=max_score, tested_by=tested_by,
-                log=log, cheap=cheap)
+                log=log, attacks=attacks, pwned=hostile.PWNED.exists())
 
 
 def total(cells: dict) -> float:
@@ -149,16 +155,25 @@ def test_one_wrong_answer_loses_exactly_its_points(graded):
         assert lost == {test_cell}, f"breaking {answer} cost the cells {lost}, expected only {test_cell}"
 
 
-def test_cheating_gets_no_marks(graded):
-    """Calling the reference, rebinding the check, patching torch.allclose: the attacked cell scores
-    0 (the guard refuses the cell, or the check's run-time hook refuses the call), the rest is kept."""
-    assert graded["cheap"], "no hostile case applies to this assignment"
-    for case in graded["cheap"]:
-        cells = graded["scores"][case.student]
-        for gid in case.zero:
-            assert cells[gid][0] == 0, f"{case.student}: {gid} scored {cells[gid][0]} ({case.what})"
-        for gid in case.full:
-            assert cells[gid][0] == cells[gid][1], f"{case.student}: {gid} lost marks ({case.what})"
+def test_attacks_get_no_marks_and_cost_nothing_else(graded):
+    """Every attack of the corpus, one per answer cell: the attacked exercises score 0 (each answer is
+    wrong or not an answer, so only a working attack could win marks), every other keeps its marks,
+    and no code an attack sent ran in the grader."""
+    assert len(graded["attacks"]) >= 3, "the packed hostile corpus is missing"
+    for student, (what, zero, full) in graded["attacks"].items():
+        cells = graded["scores"][student]
+        for gid in zero:
+            assert cells[gid][0] == 0, f"{student}: {gid} scored {cells[gid][0]} ({what})"
+        for gid in full:
+            assert cells[gid][0] == cells[gid][1], f"{student}: {gid} lost marks ({what})"
+    assert not graded["pwned"], "an attack's pickle ran in the grader"
+
+
+def test_honest_habits_keep_full_marks(graded):
+    """%%time, prints of versions, %matplotlib inline, %timeit, warnings, pathlib, os.getcwd, dir(),
+    helper classes with __repr__, `if __name__ == "__main__"`, reading and writing a file, ..."""
+    scores = graded["scores"]["honest-habits"]
+    assert total(scores) == graded["max_score"], scores
 
 
 def test_every_graded_cell_has_points(graded):

@@ -1,134 +1,50 @@
-"""The grader against broken and hostile submissions (scripts/hostile.py), graded in ONE batch
-with honest ones, in a temporary course directory, the way an instructor grades a class
-(scripts/grade.py: parallel, sandboxed, the static guard on).
+"""The grader against hostile, broken and honest submissions (scripts/hostile.py).
 
-The full corpus runs against the first assignment (``HOSTILE``; the cheap cases of every chapter
-are in test_grader.py's batch). Asserted: the batch completes; every honest submission scores
-exactly what it scores when graded alone; every hostile one scores 0 on the cells it attacked (and
-on every cell it could reach), and never full marks; the gradebook holds a grade for every graded
-cell of every student and the CSV export lists the whole class; the feedback shows the student's
-results but no hidden test. Also, without nbgrader: the static guard passes every cell the
-course's solutions and wrong answers contain, and refuses the tampering it is for.
+In ONE batch graded the way an instructor grades a class (scripts/grade.py: parallel nbgrader
+processes, every submission in its own sandboxed probe, every test cell judged in the grader), on
+the first assignment (``HOSTILE``): every attack of the corpus on its own (the attacked exercise
+scores 0, the others keep their marks), the notebook-level cases (a deleted, retyped or Markdown
+test cell, a corrupted or missing notebook, another chapter's notebook, the blank release with
+every check replaced by a MagicMock), and every honest habit on its own (full marks). Also asserted:
+the gradebook and the export list the whole class; the feedback shows the verdicts but no hidden
+test and nothing of the grader's environment; nothing is left in autograded/; no code an attack
+sent ran in the grader. (Every chapter runs the packed corpora in test_grader.py.)
+
+Without nbgrader: the sandbox (no course directory, no network, an allowlisted environment, a
+capped /tmp and file size, the notebook's wall-clock budget), the wire format (a pickle from the
+probe is refused unread) and the stubbed genedu.
 """
 from __future__ import annotations
 
 import csv
 import html
-import json
+import io
+import os
+import pickle
 import re
 import shutil
+import struct
 import sys
+import time
 
 import nbformat
 import pytest
+import torch
 from conftest import ROOT, assignments, run_nbgrader
 
 import grade
 import hostile
 
-sys.path.insert(0, str(ROOT / "genedu" / "checks"))
-import _guard  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from grader import direct, sandbox, stubs, wire  # noqa: E402
+from grader.remote import RemoteAnswer, Session  # noqa: E402
 
 HOSTILE = assignments()[0]
-CELL_TIMEOUT = 30  # the endless loop is interrupted after this (the course setting is 60 s)
+CELL_TIMEOUT = 10  # the endless loops are interrupted after this (the course setting is 60 s)
+SECRET_VALUE = "s3cr3t-do-not-leak"
 
+needs_bwrap = pytest.mark.skipif(not sandbox.sandbox_available()[0], reason=sandbox.sandbox_available()[1])
 
-def student_cells(nb):
-    """The code cells a student can change, and the context the guard uses for them."""
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    locked = [c.source for c in code if c.metadata.get("nbgrader", {}).get("locked")]
-    protected, modules = _guard.notebook_context(locked, [c.source for c in code])
-    editable = [c for c in code if not c.metadata.get("nbgrader", {}).get("locked")]
-    return editable, protected, modules
-
-
-# --- the static guard, on its own (fast) -----------------------------------------------------------
-
-@pytest.mark.parametrize("name", assignments())
-def test_guard_passes_solutions_and_wrong_answers(name):
-    """Honest code is never refused: every editable cell of the solutions, and every wrong answer."""
-    path = ROOT / "solutions" / name / f"{name}.ipynb"
-    if path.exists():
-        source = nbformat.read(path, as_version=4)
-    else:  # only the py:percent source so far
-        from release import notebook_from_source
-        source = notebook_from_source(name)
-    editable, protected, modules = student_cells(source)
-    sources = [c.source for c in editable]
-    path = ROOT / "solutions" / name / "wrong_answers.py"
-    if path.exists():
-        namespace: dict = {}
-        exec(compile(path.read_text(), str(path), "exec"), namespace)
-        sources += list(namespace["WRONG_ANSWERS"].values())
-    for src in sources:
-        assert _guard.inspect_code(src, protected, modules) == [], src
-
-
-CORRECT_BUT_DIFFERENT = [
-    "import math\nimport numpy as np\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
-    "        super().__init__()\n        self.fc = nn.Linear(2, 2)\n\n    def forward(self, x):\n        return self.fc(x)\n",
-    "def f(model, x):\n    with torch.no_grad():\n        model.weight.data = x.clone()\n        model.weight[0] = 1.0\n"
-    "    params = dict(model.named_parameters())\n    return getattr(model, 'weight'), params\n",
-    "def g(mu, logvar):\n    out = torch.zeros(mu.shape[0])\n    out += 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=-1)\n"
-    "    return out\n\nresults = {}\nresults['kl'] = g\nprint(f'{g.__name__} ok')\n",
-    # torch.nn.Module.modules() (weight initialisation) and an attribute of the answer's own object that
-    # shares a module's name
-    "def init(net):\n    for m in net.modules():\n        if isinstance(m, nn.Linear):\n            nn.init.zeros_(m.bias)\n"
-    "    return sum(1 for _ in net.modules())\n",
-    "class Quantizer(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
-    "        self.code = nn.Parameter(torch.randn(k, 2))\n\n    def forward(self, x):\n"
-    "        return torch.cdist(x, self.code).argmin(1)\n",
-]
-
-TAMPERING = [
-    "torch.allclose = lambda *a, **k: True",
-    "import torch as t\nt.testing.assert_close = lambda *a, **k: None",
-    "torch.Tensor.__eq__ = lambda a, b: True",
-    "check_thing = lambda *a, **k: None",
-    "def check_thing(*args):\n    pass",
-    "import genedu.checks._core as c\nc.compare = None",
-    "from genedu.checks import _core",
-    "import genedu\ngenedu.losses.gaussian_kl = None",
-    "def gaussian_kl(mu, logvar):\n    import genedu.losses\n    return genedu.losses.gaussian_kl(mu, logvar)",
-    "from genedu.losses import gaussian_kl",
-    "import sys\nsys.modules['genedu.checks'] = None",
-    "import builtins\nbuiltins.isinstance = lambda *a: True",
-    "x = __builtins__",
-    "def f():\n    return (lambda: 0).__globals__",
-    "import operator\nf = operator.attrgetter('__globals__')",
-    "import functools\nfunctools.partial(setattr, torch, 'allclose')(None)",
-    "getattr(torch, 'all' + 'close')",
-    "globals()['check_thing'] = None",
-    "exec('torch.allclose = None')",
-    "import gc, ctypes",
-    "try:\n    1 / 0\nexcept Exception as e:\n    frame = e.__traceback__.tb_frame.f_back",
-    "!rm -rf /",
-    "%load answer.py",
-    "import __main__\n__main__.check_thing = None",
-    "m = torch.sys.modules",
-    "d = [torch][0].sys.modules",
-    "x = torch.modules()",
-    "def f(t):\n    return t.modules",
-    "def f(t):\n    return t.gc.get_objects()",
-]
-
-
-def test_guard_accepts_correct_but_different_answers():
-    for src in CORRECT_BUT_DIFFERENT:
-        assert _guard.inspect_code(src, {"check_thing"}, {"torch": "torch", "genedu": "genedu"}) == [], src
-
-
-@pytest.mark.parametrize("src", TAMPERING)
-def test_guard_refuses_tampering(src):
-    reasons = _guard.inspect_code(src, {"check_thing"}, {"torch": "torch", "genedu": "genedu"},
-                                  exercise={"gaussian_kl"})
-    assert reasons, f"not refused:\n{src}"
-    cell = _guard.rejected_cell(src, reasons)
-    with pytest.raises(RuntimeError, match="The grader did not run this cell"):
-        exec(cell, {})
-
-
-# --- the batch --------------------------------------------------------------------------------------
 
 def make_course(tmp, name):
     shutil.copy(ROOT / "nbgrader_config.py", tmp)
@@ -145,23 +61,20 @@ def batch(tmp_path_factory):
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
     others = [a for a in assignments() if a != name]
     other = nbformat.read(ROOT / "notebooks" / others[0] / f"{others[0]}.ipynb", as_version=4) if others else None
-    cases = hostile.corpus(name, release, source, other)
+    cases = hostile.hostile_cases(name, release, source, other) + hostile.honest_cases(release, source)
     hostile.write(course, name, cases)
-    extra = [f"--Execute.timeout={CELL_TIMEOUT}"]
-    grade.autograde(course, name, quiet=True, extra=extra)
-    scores = grade.scores(course, name)
-    # the honest submissions graded alone, each in a course of its own
-    alone = {}
-    for case in cases:
-        if case.honest:
-            solo = tmp_path_factory.mktemp(f"alone-{case.student}")
-            make_course(solo, name)
-            hostile.write(solo, name, [case])
-            grade.autograde(solo, name, quiet=True, extra=extra)
-            alone[case.student] = grade.scores(solo, name)[case.student]
-    feedback = run_nbgrader(["generate_feedback", name, "--force"], course, check=False)
+    hostile.PWNED.unlink(missing_ok=True)
+    os.environ[hostile.SECRET] = SECRET_VALUE  # the grader's environment holds a secret
+    try:
+        start = time.perf_counter()
+        grade.autograde(course, name, quiet=True, extra=[f"--JudgedExecute.timeout={CELL_TIMEOUT}"])
+        seconds = time.perf_counter() - start
+        feedback = run_nbgrader(["generate_feedback", name, "--force"], course, check=False)
+    finally:
+        del os.environ[hostile.SECRET]
     export = run_nbgrader(["export", "--to", str(course / "grades.csv")], course, check=False)
-    return dict(name=name, course=course, cases=cases, scores=scores, alone=alone, source=source,
+    return dict(name=name, course=course, cases=cases, scores=grade.scores(course, name), source=source,
+                seconds=seconds, pwned=hostile.PWNED.exists(),
                 feedback_log=feedback.stdout + feedback.stderr, export_log=export.stdout + export.stderr)
 
 
@@ -170,13 +83,13 @@ def total(cells):
 
 
 def test_print_outcomes(batch, capsys):
-    """The table of cases and outcomes (pytest -s shows it; the instructor page quotes it)."""
+    """The table of cases and outcomes (pytest -s shows it)."""
     with capsys.disabled():
-        print(f"\n{batch['name']}")
+        print(f"\n{batch['name']}: {len(batch['cases'])} submissions graded in {batch['seconds']:.0f} s")
         for case in batch["cases"]:
             cells = batch["scores"].get(case.student, {})
             mx = sum(m for _, m in cells.values())
-            print(f"  {case.student:22s} {total(cells):5.1f}/{mx:g}  {case.what}")
+            print(f"  {case.student:24s} {total(cells):5.1f}/{mx:g}  {case.what}")
 
 
 def test_every_student_graded_with_every_cell(batch):
@@ -187,11 +100,14 @@ def test_every_student_graded_with_every_cell(batch):
         assert set(batch["scores"][case.student]) == graded_cells, case.student
 
 
-def test_honest_scores_as_when_graded_alone(batch):
-    for student, cells in batch["alone"].items():
-        assert batch["scores"][student] == cells, student
-    solved = batch["scores"]["honest-solved"]
-    assert total(solved) == sum(m for _, m in solved.values()) > 0
+def test_honest_code_keeps_full_marks(batch):
+    """The solutions, and the solutions with each honest habit (%%time, prints, %matplotlib inline,
+    %timeit, warnings, pathlib, os.getcwd, dir(), helper classes, `if __name__ == "__main__"`,
+    reading and writing a file, a shell escape, tqdm, ...): full marks every time."""
+    failures = [f"{c.student}: {total(batch['scores'][c.student]):g} ({c.what})" for c in batch["cases"]
+                if c.honest and not c.zero and total(batch["scores"][c.student]) != total(batch["scores"]["honest-solved"])]
+    assert not failures, "\n".join(failures)
+    assert total(batch["scores"]["honest-solved"]) == sum(m for _, m in batch["scores"]["honest-solved"].values()) > 0
 
 
 def test_hostile_cases(batch):
@@ -209,10 +125,31 @@ def test_hostile_cases(batch):
     assert not failures, "\n".join(failures)
 
 
+def test_nothing_an_attack_sent_ran_in_the_grader(batch):
+    assert not batch["pwned"], f"{hostile.PWNED} exists: a pickle from the sandbox was loaded by the grader"
+
+
 def test_output_is_limited(batch):
     path = batch["course"] / "autograded" / "prints-megabytes" / batch["name"] / f"{batch['name']}.ipynb"
     assert path.exists()
     assert path.stat().st_size < 2_000_000, "the printed megabytes reached the autograded notebook"
+
+
+def test_nothing_is_left_behind(batch):
+    """The 1 GiB torch.save was capped inside the sandbox's own /tmp: nothing big in autograded/."""
+    sizes = {p: p.stat().st_size for p in (batch["course"] / "autograded").rglob("*") if p.is_file()}
+    big = {str(p): s for p, s in sizes.items() if s > 5_000_000}
+    assert not big, big
+    assert not list((batch["course"] / "autograded").rglob("big.pt"))
+
+
+def test_grader_environment_does_not_reach_students(batch):
+    for folder in ("autograded", "feedback"):
+        for path in (batch["course"] / folder).rglob("*"):
+            if path.is_file() and path.suffix in (".ipynb", ".html"):
+                assert SECRET_VALUE not in path.read_text(errors="replace"), f"the grader's secret is in {path}"
+    leaked = batch["course"] / "autograded" / "env-leak" / batch["name"] / f"{batch['name']}.ipynb"
+    assert "PATH" in leaked.read_text(), "the env-leak case did not print the probe's environment"
 
 
 def test_export_lists_every_student(batch):
@@ -236,13 +173,13 @@ def page_text(path) -> str:
     return " ".join(text.split())
 
 
-def test_feedback_shows_results_but_no_hidden_test(batch):
+def test_feedback_shows_verdicts_but_no_hidden_test(batch):
     name, course = batch["name"], batch["course"]
     hidden = hidden_lines(batch["source"])
     assert hidden, "the assignment has no hidden tests"
     pages = list((course / "feedback").glob(f"*/{name}/{name}.html"))
     graded_ok = [c.student for c in batch["cases"] if (course / "autograded" / c.student / name / f"{name}.ipynb").exists()]
-    assert {p.parent.parent.name for p in pages} >= set(graded_ok) - {"kernel-exit"}, batch["feedback_log"][-2000:]
+    assert {p.parent.parent.name for p in pages} >= set(graded_ok), batch["feedback_log"][-2000:]
     for page in pages:
         text = page_text(page)
         for line in hidden:
@@ -251,72 +188,217 @@ def test_feedback_shows_results_but_no_hidden_test(batch):
     mx = total(batch["scores"]["honest-solved"])
     assert f"Score: {mx:g}" in solved.replace(".0 ", " ") or f"{mx}" in solved
     wrong = page_text(course / "feedback" / "honest-one-wrong" / name / f"{name}.html")
-    assert "CheckFailed" in wrong, "the feedback does not show why the wrong answer failed"
-    refused = page_text(course / "feedback" / "patches-check" / name / f"{name}.html")
-    assert "The grader did not run this cell" in refused
+    assert "CheckFailed" in wrong and "differs from the correct value" in wrong, \
+        "the feedback does not show why the wrong answer failed"
+    mocked = page_text(course / "feedback" / "mock-checks-main" / name / f"{name}.html")
+    assert "CheckFailed" in mocked
 
 
-def test_sandbox_keeps_the_course_away(tmp_path):
-    """A kernel started by the grader's kernel manager sees no course directory, no network,
-    and its processes end with it."""
-    sys.path.insert(0, str(ROOT / "genedu" / "checks"))
-    import _sandbox
-    ok, why = _sandbox.sandbox_available()
-    if not ok:
-        pytest.skip(why)
-    from nbclient import NotebookClient
+# --- the sandbox, without nbgrader -------------------------------------------------------------------
+
+def _session(tmp_path, budget=120.0, timeout=10.0, references=()):
     course = tmp_path / "course"
     work = course / "autograded" / "alice" / "a"
     work.mkdir(parents=True)
+    (work / "data.txt").write_text("the student's own file")
     (course / "gradebook.db").write_text("secret")
     (course / "submitted" / "bob" / "a").mkdir(parents=True)
-    probe = ("import os, json, socket\nres = {'course': os.listdir(%r), 'root': os.listdir(%r), 'cwd': os.getcwd()}\n"
-             "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    res['net'] = True\n"
-             "except OSError:\n    res['net'] = False\nprint(json.dumps(res))") % (str(course), str(ROOT))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
-    client = NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(work)}},
-                            kernel_manager_class=_sandbox.SandboxKernelManager)
-    client.execute()
-    seen = json.loads(nb.cells[0].outputs[0]["text"])
-    assert seen["course"] == ["autograded"], seen      # only the student's own working directory
-    assert "solutions" not in seen["root"] and "gradebook.db" not in seen["root"], seen
-    assert seen["cwd"] == str(work.resolve())
+    copy = stubs.stubbed_package(sandbox.genedu_folder(), list(references))
+    return Session(str(work), str(course), str(copy), cell_timeout=timeout, budget=budget), course
+
+
+def _run(session, source):
+    out = session.execute(source)
+    text = "".join(o.get("text", "") for o in out if o["output_type"] == "stream")
+    errors = [o for o in out if o["output_type"] == "error"]
+    return text, errors
+
+
+@needs_bwrap
+def test_sandbox_keeps_the_course_and_the_network_away(tmp_path):
+    session, course = _session(tmp_path)
+    os.environ[hostile.SECRET] = SECRET_VALUE
+    try:
+        text, errors = _run(session, (
+            "import os, json, socket\n"
+            f"res = {{'course': os.path.exists({str(course)!r}) and os.listdir({str(course)!r}),"
+            f" 'repo': os.listdir({str(ROOT)!r}), 'cwd': os.getcwd(), 'files': sorted(os.listdir('.')),"
+            " 'env': dict(os.environ)}\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    res['net'] = True\n"
+            "except OSError:\n    res['net'] = False\nprint(json.dumps(res))"))
+    finally:
+        del os.environ[hostile.SECRET]
+        session.close()
+    assert not errors, errors
+    import json
+    seen = json.loads(text)
+    assert seen["course"] in (False, []), seen                    # the course directory is empty
+    assert "solutions" not in seen["repo"] and ".git" not in seen["repo"], seen["repo"]
+    assert seen["files"] == ["data.txt"] and seen["cwd"] == "/tmp/work"  # a copy of the submission's folder
     assert seen["net"] is False
+    assert hostile.SECRET not in seen["env"] and SECRET_VALUE not in str(seen["env"])
+    assert set(seen["env"]) <= {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                "OPENBLAS_NUM_THREADS", "MPLBACKEND", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE",
+                                "PYTHONHASHSEED", "TQDM_DISABLE", "VIRTUAL_ENV", "PWD"}, seen["env"]
 
 
-# --- the checks' own run-time defences (fast) ---------------------------------------------------------
-
-def _notebook_function(fn):
-    """``fn`` as if a notebook cell had defined it (IPython runs cells in ``__main__``)."""
-    fn.__module__ = "__main__"
-    return fn
-
-
-@pytest.mark.parametrize("where", ["torch.randn", "genedu.checks._core.compare", "torch.Tensor.sum"])
-def test_checks_refuse_a_library_patched_by_the_notebook(monkeypatch, where):
-    """What the static guard cannot see (a module passed to a function, say) the checks still catch:
-    a genedu or torch function replaced by one the notebook defined makes every check fail."""
-    import importlib
-
-    import torch
-    from genedu.checks._core import CheckFailed, call
-    owner, attr = where.rsplit(".", 1)
-    target = torch.Tensor if owner == "torch.Tensor" else importlib.import_module(owner)
-    monkeypatch.setattr(target, attr, _notebook_function(lambda *a, **k: None))
-    with pytest.raises(CheckFailed, match="replaced by a function of the notebook"):
-        call(lambda x: x, "f", (1,))
+@needs_bwrap
+def test_writes_are_capped_and_vanish(tmp_path):
+    session, course = _session(tmp_path)
+    try:
+        text, errors = _run(session, (
+            "import torch\n"
+            "for i in range(3):\n"
+            "    try:\n        torch.save(torch.zeros(2 ** 27), f'big{i}.pt')\n        print('wrote', i)\n"
+            "    except Exception as err:\n        print('refused', i, type(err).__name__)\n"
+            "try:\n    torch.save(torch.zeros(2 ** 28), 'huge.pt')\nexcept Exception as err:\n    print('refused huge')\n"))
+    finally:
+        session.close()
+    assert not errors, errors
+    assert "refused huge" in text, text          # one file of 1 GiB: over the 256 MiB file-size limit
+    assert "refused 2" in text or "refused 1" in text, text  # 512 MiB in all: the private /tmp is full
+    left = [p for p in course.rglob("*.pt")]
+    assert not left, left
 
 
-def test_checks_refuse_an_answer_that_removes_the_profile_hook():
-    import sys as _sys
+@needs_bwrap
+def test_the_notebook_has_a_wall_clock_budget(tmp_path):
+    session, _ = _session(tmp_path, budget=12.0, timeout=10.0)
+    start = time.perf_counter()
+    try:
+        outputs = [_run(session, "import time\ntime.sleep(5)\ndef f(x):\n    return x\n") for _ in range(4)]
+        answer = RemoteAnswer(session, "f")
+        from genedu.checks._core import call, CheckFailed
+        with pytest.raises(CheckFailed, match="grading time"):
+            call(answer, "f", (torch.ones(2),))
+    finally:
+        session.close()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 25, elapsed
+    assert any("grading time" in e[0]["evalue"] for _, e in outputs if e), outputs
 
-    from genedu.checks._core import CheckFailed, call
 
-    def reference(x):
-        return x
+@needs_bwrap
+def test_a_dead_probe_costs_only_its_own_call(tmp_path):
+    """os._exit in one function: that call fails, the probe is replaced (the cells replayed), and the
+    next function still answers."""
+    session, _ = _session(tmp_path)
+    try:
+        _run(session, "import os, torch\ndef dies(x):\n    os._exit(3)\n\ndef fine(x):\n    return x * 2\n")
+        from genedu.checks._core import call, CheckFailed
+        with pytest.raises(CheckFailed, match="ended"):
+            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
+        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        assert session.restarts == 1
+    finally:
+        session.close()
 
-    def answer(x):
-        _sys.setprofile(None)
-        return reference(x)
-    with pytest.raises(CheckFailed, match="profile hook"):
-        call(answer, "f", (1,), reference=reference)
+
+@needs_bwrap
+def test_references_are_gone_from_the_sandbox(tmp_path):
+    session, _ = _session(tmp_path, references=["genedu.density.fit_gaussian"])
+    try:
+        text, errors = _run(session, (
+            "import importlib, inspect, torch\nimport genedu.density as d\n"
+            "print('raise RuntimeError' in inspect.getsource(d.fit_gaussian))\n"
+            "importlib.reload(d)\n"
+            "try:\n    d.fit_gaussian(torch.ones(3, 2))\nexcept RuntimeError as err:\n    print('refused:', err)\n"
+            "print(d.gaussian_log_density(torch.zeros(1, 2), torch.zeros(2), torch.eye(2)))\n"))
+    finally:
+        session.close()
+    assert not errors, errors
+    assert text.startswith("True") and "refused: genedu.density.fit_gaussian is not available" in text, text
+    assert "tensor([-1.8379])" in text  # the rest of genedu works
+
+
+# --- the wire format and the stubs (fast) --------------------------------------------------------------
+
+def test_a_pickle_from_the_probe_is_refused_unread(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with pytest.raises(wire.WireError, match="unreadable"):
+        wire.load_plain(pickle.dumps(("ret", Payload(), [], 0)))
+    assert not marker.exists()
+
+
+def test_frames_over_the_limit_and_late_frames_fail():
+    r, w = os.pipe()
+    try:
+        os.write(w, struct.pack(">Q", 2 ** 30))
+        with pytest.raises(wire.WireError, match="over the limit"):
+            wire.recv(r, 2 ** 20, time.monotonic() + 1)
+        with pytest.raises(TimeoutError):
+            wire.recv(r, 2 ** 20, time.monotonic() + 0.2)
+        buf = io.BytesIO()
+        torch.save(("ret", ("T", torch.ones(3), False), [], 0), buf)
+        wire.send(w, buf.getvalue())
+        assert wire.load_plain(wire.recv(r, 2 ** 20, time.monotonic() + 1))[1][1].sum() == 3
+    finally:
+        os.close(r)
+        os.close(w)
+    r, w = os.pipe()
+    os.close(w)
+    with pytest.raises(EOFError):
+        wire.recv(r, 2 ** 20, time.monotonic() + 1)
+    os.close(r)
+
+
+def test_callbacks_travel_for_what_the_probe_cannot_rebuild():
+    callbacks = {}
+    local = lambda x: x + 1  # noqa: E731
+    data = wire.dumps((torch.nn.Linear(2, 3), local, len), callbacks)
+    assert list(callbacks.values()) == [local]
+    made = []
+    module, stand_in, builtin = wire.loads_trusted(data, lambda key: made.append(key) or "callback")
+    assert isinstance(module, torch.nn.Linear) and stand_in == "callback" and builtin is len
+
+
+def test_stub_source_replaces_bodies_and_keeps_the_rest():
+    source = ("import torch\n\n\ndef f(x):\n    '''doc'''\n    return x + 1\n\n\nclass A:\n    def g(self):\n"
+              "        return 2\n\n    def h(self):\n        return 3\n")
+    out = stub_namespace(stubs.stub_source(source, {"f": "genedu.m.f", "A.g": "genedu.m.A.g"}))
+    with pytest.raises(RuntimeError, match="genedu.m.f is not available"):
+        out["f"](1)
+    with pytest.raises(RuntimeError, match="genedu.m.A.g"):
+        out["A"]().g()
+    assert out["A"]().h() == 3
+    with pytest.raises(KeyError):
+        stubs.stub_source(source, {"nope": "genedu.m.nope"})
+
+
+def stub_namespace(source):
+    namespace = {}
+    exec(compile(source, "<stub>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name", assignments())
+def test_every_chapter_declares_its_references(name):
+    """Every chapter's checks list the genedu functions its exercises ask for, and each exists."""
+    from grader import judge
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    refs = judge.references([c.source for c in source.cells if judge.is_test(c)])
+    assert refs, f"{name}: no REFERENCES in its check module"
+    stubs.stubbed_package(sandbox.genedu_folder(), refs)  # raises KeyError for a name that does not exist
+
+
+@needs_bwrap
+def test_direct_grading_matches_the_table(tmp_path):
+    """The issue's table, on chapter 1, without nbgrader: the blank release with every check replaced
+    by MagicMock scores 0; the solutions with %%time on each answer score full marks."""
+    release, source = hostile.load(HOSTILE)
+    solved, tests, graded = hostile._setup(release, source)
+    first = next(iter(tests))
+    mocked = hostile.fill_answers(release, {first: release.cells[[c.metadata.get("nbgrader", {}).get("grade_id")
+                                                                   for c in release.cells].index(first)].source
+                                            + hostile._REPLACE_CHECKS.format(
+                                                replace="import unittest.mock\n_fake = unittest.mock.MagicMock()")})
+    verdicts = direct.grade(mocked, source)
+    assert not any(v.passed for v in verdicts.values()), verdicts
+    timed = hostile.fill_answers(release, {a: "%%time\n" + s for a, s in solved.items()})
+    verdicts = direct.grade(timed, source)
+    assert all(v.passed for v in verdicts.values()), {g: v.message for g, v in verdicts.items()}
