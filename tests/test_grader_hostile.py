@@ -5,7 +5,8 @@ processes, every submission in its own sandboxed probe, every test cell judged i
 the first assignment (``HOSTILE``): every attack of the corpus on its own (the attacked exercise
 scores 0, the others keep their marks), the notebook-level cases (a deleted, retyped or Markdown
 test cell, a corrupted or missing notebook, another chapter's notebook, the blank release with
-every check replaced by a MagicMock), and every honest habit on its own (full marks). Also asserted:
+every check replaced by a MagicMock), the solutions with `%%time` on every answer, and with every
+honest habit of the corpus (full marks; ``python scripts/hostile.py`` writes each habit alone). Also asserted:
 the gradebook and the export list the whole class; the feedback shows the verdicts but no hidden
 test and nothing of the grader's environment; nothing is left in autograded/; no code an attack
 sent ran in the grader. (Every chapter runs the packed corpora in test_grader.py.)
@@ -40,7 +41,7 @@ from grader import direct, sandbox, stubs, wire  # noqa: E402
 from grader.remote import RemoteAnswer, Session  # noqa: E402
 
 HOSTILE = assignments()[0]
-CELL_TIMEOUT = 10  # the endless loops are interrupted after this (the course setting is 60 s)
+CELL_TIMEOUT = 5  # the endless loops are interrupted after this (the course setting is 60 s)
 SECRET_VALUE = "s3cr3t-do-not-leak"
 
 needs_bwrap = pytest.mark.skipif(not sandbox.sandbox_available()[0], reason=sandbox.sandbox_available()[1])
@@ -61,7 +62,12 @@ def batch(tmp_path_factory):
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
     others = [a for a in assignments() if a != name]
     other = nbformat.read(ROOT / "notebooks" / others[0] / f"{others[0]}.ipynb", as_version=4) if others else None
-    cases = hostile.hostile_cases(name, release, source, other) + hostile.honest_cases(release, source)
+    # every attack alone; of the honest habits, the issue's %%time alone and all of them in one notebook
+    honest = [c for c in hostile.honest_cases(release, source) if c.student == "habit-time-magic"]
+    honest.append(hostile.Case("habit-all", "the solutions with every habit of the honest corpus",
+                               hostile.honest_notebook(release, source), full=set(honest[0].full), below_max=False,
+                               honest=True))
+    cases = hostile.hostile_cases(name, release, source, other) + honest
     hostile.write(course, name, cases)
     hostile.PWNED.unlink(missing_ok=True)
     os.environ[hostile.SECRET] = SECRET_VALUE  # the grader's environment holds a secret
