@@ -1,0 +1,144 @@
+"""The grader's remote calls (grader/remote.py), against a real sandboxed probe: what crosses from
+the grader to the student's code and back, checked against the same computation done locally."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+from torch import nn
+
+sys.path.insert(0, str(ROOT))
+from grader import sandbox, stubs  # noqa: E402
+from grader.remote import RemoteAnswer, RemoteModule, Session  # noqa: E402
+
+from genedu.checks._core import CheckFailed, call  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sandbox.sandbox_available()[0], reason=sandbox.sandbox_available()[1])
+
+CODE = '''
+import torch
+from torch import nn
+
+def double(x):
+    return 2 * x, {"sum": x.sum()}
+
+def train_step(model, optimizer, x):
+    optimizer.zero_grad()
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+def apply_twice(f, x):
+    return f(f(x))
+
+def draw(n, generator=None):
+    return torch.randn(n, generator=generator)
+
+def build():
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 2), nn.Tanh())
+
+    def forward(self, x):
+        return self.body(x) + 1
+
+def custom():
+    return Net()
+
+def mutate(x):
+    x.mul_(3)
+
+def signature_only(a, b):
+    return a
+'''
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    work = tmp_path_factory.mktemp("remote")
+    copy = stubs.stubbed_package(sandbox.genedu_folder(), [])
+    s = Session(str(work), str(work), str(copy), cell_timeout=20, budget=300)
+    outputs = s.execute(CODE)
+    assert not [o for o in outputs if o["output_type"] == "error"], outputs
+    yield s
+    s.close()
+
+
+def test_results_come_back_as_plain_data_with_their_gradients(session):
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    doubled, extra = RemoteAnswer(session, "double")(x)
+    assert torch.equal(doubled.detach(), 2 * x.detach()) and type(doubled) is torch.Tensor
+    (doubled.sum() + extra["sum"]).backward()           # d/dx (2 x + x) summed: 3 everywhere
+    assert torch.allclose(x.grad, torch.full((3,), 3.0))
+
+
+def test_a_model_and_its_optimiser_come_back_trained(session):
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    x = torch.randn(8, 3)
+    twin = nn.Linear(3, 1)
+    twin.load_state_dict(model.state_dict())
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=0.1)
+    loss = RemoteAnswer(session, "train_step")(model, optimizer, x)
+    twin_opt.zero_grad()
+    expected = twin(x).pow(2).mean()
+    expected.backward()
+    twin_opt.step()
+    assert loss == pytest.approx(float(expected.detach()), rel=1e-6)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(a, b, atol=1e-6) and torch.allclose(a.grad, b.grad, atol=1e-6)
+    assert int(optimizer.state_dict()["state"][0]["step"]) == 1
+
+
+def test_callables_the_probe_cannot_rebuild_are_called_back(session):
+    calls = []
+
+    def add_one(t):
+        calls.append(1)
+        return t + 1
+
+    out = RemoteAnswer(session, "apply_twice")(add_one, torch.zeros(2))
+    assert torch.equal(out, torch.full((2,), 2.0)) and len(calls) == 2
+
+
+def test_a_generator_comes_back_advanced(session):
+    g, twin = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    first = RemoteAnswer(session, "draw")(4, generator=g)
+    assert torch.equal(first, torch.randn(4, generator=twin))
+    assert torch.equal(g.get_state(), twin.get_state())
+
+
+def test_torch_nn_models_are_rebuilt_from_torch_classes(session):
+    model = RemoteAnswer(session, "build")()
+    assert type(model) is nn.Sequential and [type(m) for m in model] == [nn.Linear, nn.ReLU, nn.Linear]
+    x = torch.randn(5, 3)
+    assert model(x).shape == (5, 1)  # torch's own forward, in the grader
+
+
+def test_models_of_the_notebooks_own_class_run_in_the_probe(session):
+    model = RemoteAnswer(session, "custom")()
+    assert isinstance(model, RemoteModule)
+    body = model.body                                    # rebuilt: torch.nn layers, for inspection
+    assert type(body) is nn.Sequential and type(body[0]) is nn.Linear
+    x = torch.randn(4, 2)
+    assert torch.allclose(model(x), body(x) + 1, atol=1e-6)  # the remote forward, the same weights
+
+
+def test_in_place_changes_come_back(session):
+    x = torch.ones(3)
+    RemoteAnswer(session, "mutate")(x)
+    assert torch.equal(x, torch.full((3,), 3.0))
+
+
+def test_failures_read_as_locally(session):
+    with pytest.raises(CheckFailed, match="cannot be called as"):
+        call(RemoteAnswer(session, "signature_only"), "signature_only", (1,))
+    with pytest.raises(CheckFailed, match="does not define `nothing_here`"):
+        call(RemoteAnswer(session, "nothing_here"), "nothing_here", ())
