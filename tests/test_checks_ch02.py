@@ -518,3 +518,88 @@ def test_replacing_the_reference_after_import(monkeypatch):
     monkeypatch.setattr(gpca, "pca", p_not_centred)
     with pytest.raises(AssertionError, match="did not subtract the mean"):
         check_pca(lambda x, k: gpca.pca(x, k))
+
+
+def _notebook(source: str) -> dict:
+    """A namespace like a notebook's: the answers look their helpers up in it."""
+    namespace = {"torch": torch, "F": F, "nn": nn}
+    exec(source, namespace)
+    return namespace
+
+
+def test_the_training_check_uses_a_correct_bce_reconstruction():
+    """Exercise 5 uses the notebook's bce_reconstruction (exercise 3): the check runs the loop with a
+    correct one, so a wrong exercise 3 does not cost exercise 5 too; the notebook's is put back."""
+    notebook = _notebook('''
+def bce_reconstruction(logits, x):
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)  # sign flipped
+
+def train_autoencoder(model, x, epochs, batch_size=128, lr=1e-3):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(x))
+        losses = []
+        for start in range(0, len(x), batch_size):
+            xb = x[perm[start:start + batch_size]]
+            loss = bce_reconstruction(model(xb), xb).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history.append(sum(losses) / len(losses))
+    return history
+''')
+    wrong = notebook["bce_reconstruction"]
+    check_train_autoencoder(notebook["train_autoencoder"])
+    assert notebook["bce_reconstruction"] is wrong
+
+
+def test_a_model_of_the_notebooks_own_classes_is_inspected_where_it_was_built():
+    notebook = _notebook('''
+class Encoder(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x):
+        h = x.flatten(1)
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i < len(self.layers) - 1:
+                h = torch.relu(h)
+        return h
+
+
+class AE(nn.Module):
+    def __init__(self, sizes, shape):
+        super().__init__()
+        self.enc, self.dec, self.shape = Encoder(sizes), Encoder(sizes[::-1]), tuple(shape)
+
+    def encode(self, x):
+        return self.enc(x)
+
+    def decode(self, z):
+        return self.dec(z).reshape(len(z), *self.shape)
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+def build_autoencoder(latent_dim, hidden, image_shape=(1, 28, 28)):
+    d = 1
+    for s in image_shape:
+        d *= s
+    return AE([d, *hidden, latent_dim], image_shape)
+''')
+    for kwargs in BUILD_CASES:
+        check_build_autoencoder(notebook["build_autoencoder"], **kwargs)
+
+
+def test_the_checks_own_expected_pca_is_refused():
+    """The module's own computation of the expected values is a reference too (and is not in the
+    grader's sandbox: REFERENCES)."""
+    from genedu.checks import ch02
+    assert "genedu.checks.ch02._expected_pca" in ch02.REFERENCES
+    with pytest.raises(AssertionError, match="reference implementation"):
+        check_pca(lambda x, k: tuple(t.float() for t in ch02._expected_pca(x, k)[:3]))

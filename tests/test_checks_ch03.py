@@ -464,3 +464,20 @@ def test_patching_isclose_does_not_help(monkeypatch):
     monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
     with pytest.raises(AssertionError):
         check_gaussian_kl(lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(1))
+
+
+def test_the_forward_check_uses_a_correct_reparameterize():
+    """Exercise 4 uses the notebook's reparameterize (exercise 1): the check runs vae_forward with a
+    correct one, so a wrong exercise 1 does not cost exercise 4 too; the notebook's is put back."""
+    notebook = {"torch": torch}
+    exec('''
+def reparameterize(mu, logvar, generator=None):
+    return mu + torch.exp(logvar) * torch.randn(mu.shape, generator=generator)  # log-variance read as log-std
+
+def vae_forward(model, x, generator=None):
+    mu, logvar = model.encode(x)
+    return model.decode(reparameterize(mu, logvar, generator)), mu, logvar
+''', notebook)
+    wrong = notebook["reparameterize"]
+    check_vae_forward(notebook["vae_forward"])
+    assert notebook["reparameterize"] is wrong

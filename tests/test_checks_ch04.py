@@ -363,3 +363,43 @@ def test_not_implemented():
         raise NotImplementedError
     with pytest.raises(CheckFailed, match="not implemented yet"):
         check_discriminator_loss(stub)
+
+
+def test_the_iteration_check_uses_correct_losses():
+    """Exercise 6 uses the notebook's losses (exercises 1 and 3): the check runs the iteration with
+    correct ones, so wrong losses do not cost exercise 6 too; the notebook's are put back."""
+    notebook = {"torch": torch, "F": F}
+    exec('''
+def discriminator_loss(real_logits, fake_logits):
+    return -(F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean())   # sign flipped
+
+def generator_loss_nonsaturating(fake_logits):
+    return F.softplus(fake_logits).mean()                                         # the fakes labelled 0
+
+def gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g):
+    with torch.no_grad():
+        fake = generator(z_d)
+    d_loss = discriminator_loss(discriminator(x), discriminator(fake))
+    d_optimizer.zero_grad()
+    d_loss.backward()
+    d_optimizer.step()
+    g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))
+    g_optimizer.zero_grad()
+    g_loss.backward()
+    g_optimizer.step()
+    return d_loss.item(), g_loss.item()
+''', notebook)
+    wrong = notebook["discriminator_loss"], notebook["generator_loss_nonsaturating"]
+    check_gan_training_iteration(notebook["gan_training_iteration"])
+    check_gan_training_iteration(notebook["gan_training_iteration"], seed=601, optimizer="adam", lr=0.01, batch=9,
+                                 latent_dim=3, dim=1)
+    assert (notebook["discriminator_loss"], notebook["generator_loss_nonsaturating"]) == wrong
+    assert "generator_loss_saturating" not in notebook
+
+
+def test_the_checks_own_jsd_is_refused():
+    """The module's own JSD is a reference too (and is not in the grader's sandbox: REFERENCES)."""
+    from genedu.checks import ch04
+    assert "genedu.checks.ch04._jsd" in ch04.REFERENCES
+    with pytest.raises(CheckFailed, match="reference implementation"):
+        check_value_at_optimum(lambda a, b, x: -math.log(4) + 2 * ch04._jsd(a.double(), b.double(), x.double()).float())

@@ -21,7 +21,14 @@ from torch.distributions import Normal, kl_divergence
 
 from genedu import losses as _losses
 from genedu import models as _models
-from genedu.checks._core import call, compare, expect_seeded, expect_tensor, expect_tuple, fail, passed
+from genedu.checks._core import call, compare, expect_seeded, expect_tensor, expect_tuple, fail, passed, probe
+from genedu.checks.ch02 import _substitute_names
+
+# The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
+# (nor this module's own Bernoulli log-likelihood, which an answer could import).
+REFERENCES = ("genedu.models.reparameterize", "genedu.losses.gaussian_kl", "genedu.losses.negative_elbo",
+              "genedu.models.VAE.forward", "genedu.models.VAE.sample", "genedu.losses.iwae_bound",
+              "genedu.checks.ch03._bernoulli_nll")
 
 # References bound at import time: replacing genedu.models.* / genedu.losses.* later does not change
 # them. VAE.sample and iwae_bound are wrapped by @torch.no_grad(), whose wrapper code is shared by
@@ -260,8 +267,8 @@ def check_negative_elbo(negative_elbo, seed: int = 0, batch: int = 6, image_shap
 
     logits_in = logits.float().clone().requires_grad_()
     args = (logits_in, x.float().clone(), mu.float().clone(), logvar.float().clone())
-    out = expect_tuple(call(negative_elbo, name, args, {"beta": beta}, reference=_negative_elbo), name,
-                       ["loss", "recon", "kl"])
+    out = expect_tuple(call(negative_elbo, name, args, {"beta": beta}, reference=(_negative_elbo, _bernoulli_nll)),
+                       name, ["loss", "recon", "kl"])
     hint = {(batch,): "return batch means (scalars): .mean() over the examples."}
     got_loss, got_recon, got_kl = (expect_tensor(o, name, w, (), hint) for o, w in zip(out, ("loss", "recon", "kl")))
     compare(got_recon, recon, name, "recon", recon_mistakes, rtol=1e-4, atol=1e-3)
@@ -275,8 +282,8 @@ def check_negative_elbo(negative_elbo, seed: int = 0, batch: int = 6, image_shap
     if logits_in.grad is None or not bool(((logits_in.grad.double() - want_grad).abs() < 1e-4).all()):
         fail(name, "the gradient of the loss with respect to the logits is wrong (expected (sigmoid(logits) - x) / B).")
 
-    out1 = expect_tuple(call(negative_elbo, name, tuple(a.detach().clone() for a in args), reference=_negative_elbo),
-                        name, ["loss", "recon", "kl"])
+    out1 = expect_tuple(call(negative_elbo, name, tuple(a.detach().clone() for a in args),
+                             reference=(_negative_elbo, _bernoulli_nll)), name, ["loss", "recon", "kl"])
     loss1 = expect_tensor(out1[0], name, "loss", (), hint)
     compare(loss1, loss_beta1, name, "the loss with the default beta",
             [(loss, f"the default of beta should be 1.0 (the ELBO), not {beta:g}.")], rtol=1e-4, atol=1e-3)
@@ -319,6 +326,17 @@ def _latents_from_logits(model, logits: torch.Tensor) -> tuple[torch.Tensor, flo
     return z, residual
 
 
+def _run_vae_forward(vae_forward, model, x, generator=None):
+    """Probe function (run where the answer lives): ``vae_forward(model, x, generator=generator)`` with a
+    correct ``reparameterize`` (exercise 1) in the notebook's namespace, so that a mistake there does not
+    cost exercise 4 too."""
+    def reparameterize(mu, logvar, generator=None):
+        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+    with _substitute_names(vae_forward, reparameterize=reparameterize):
+        return vae_forward(model, x, generator=generator)
+
+
 def check_vae_forward(vae_forward, seed: int = 0, n: int = 8000, pixels: int = 6, latent_dim: int = 3) -> None:
     """Check ``vae_forward(model, x, generator=None) -> (logits, mu, logvar)`` for a ``genedu.models.VAE``:
     encode, sample z by the reparameterization trick, decode.
@@ -338,7 +356,8 @@ def check_vae_forward(vae_forward, seed: int = 0, n: int = 8000, pixels: int = 6
 
     def run(s):
         model.zero_grad()
-        out = call(vae_forward, name, (model, x.clone()), {"generator": _gen(s)}, reference=_vae_forward)
+        out = probe(vae_forward, name, _run_vae_forward, (model, x.clone()), {"generator": _gen(s)},
+                    reference=_vae_forward)
         out = expect_tuple(out, name, ["logits", "mu", "logvar"])
         logits = expect_tensor(out[0], name, "logits", (n, pixels),
                                {(n, latent_dim): "the first output should be the decoder's logits, "
@@ -456,7 +475,7 @@ def _iwae_test_problem(seed: int, pixels: int = 20, images: int = 4):
     b = 0.5 * torch.randn(pixels, generator=g, dtype=torch.float64)
     z_true = torch.randn(images, generator=g, dtype=torch.float64)
     x = (torch.rand(images, pixels, generator=g, dtype=torch.float64) < torch.sigmoid(z_true[:, None] * a + b)).double()
-    grid = torch.linspace(-12, 12, 24001, dtype=torch.float64)
+    grid = torch.linspace(-12, 12, 4801, dtype=torch.float64)  # dz = 0.005 (5x finer: < 1e-6 nats apart)
     dz = float(grid[1] - grid[0])
     log_lik = -_bernoulli_nll(grid[:, None, None] * a + b, x[None]).sum(-1)               # (G, images)
     log_prior = -0.5 * grid**2 - 0.5 * math.log(2 * math.pi)
@@ -504,7 +523,8 @@ def check_iwae_bound(iwae_bound, seed: int = 0, k: int = 50, repeats: int = 500)
     want_k, se_ref = ref_k.mean(0), ref_k.std(0) / math.sqrt(repeats)
 
     def bound(kk, s):
-        out = call(iwae_bound, name, (model, xr.clone(), kk), {"generator": _gen(s)}, reference=_iwae_bound)
+        out = call(iwae_bound, name, (model, xr.clone(), kk), {"generator": _gen(s)},
+                   reference=(_iwae_bound, _bernoulli_nll))
         hints = {(kk, len(xr)): "reduce over the k samples (dim=0): one bound per example.",
                  (len(xr), kk): "reduce over the k samples: one bound per example.",
                  (): "return one bound per example, shape (B,), not the batch mean."}

@@ -18,7 +18,18 @@ from torch import nn
 
 from genedu import gan as _gan
 from genedu import gan_toy as _gan_toy
-from genedu.checks._core import _isfinite, call, close, compare, expect_number, expect_tensor, expect_tuple, fail, passed
+from genedu.checks._core import (_isfinite, call, close, compare, expect_number, expect_tensor, expect_tuple, fail,
+                                 passed, probe)
+from genedu.checks.ch02 import _substitute_names
+
+# The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
+# (nor this module's own JSD and reference iterations, which an answer could import).
+REFERENCES = ("genedu.gan.discriminator_loss", "genedu.gan.generator_loss_saturating",
+              "genedu.gan.generator_loss_nonsaturating", "genedu.gan_toy.optimal_discriminator",
+              "genedu.gan_toy.value_at_optimum", "genedu.gan_toy.gan_value", "genedu.gan_toy.jensen_shannon",
+              "genedu.gan.discriminator_step", "genedu.gan.generator_step", "genedu.gan.train_gan",
+              "genedu.checks.ch04._jsd", "genedu.checks.ch04._reference_iteration",
+              "genedu.checks.ch04._reference_after_d_step")
 
 # References bound at import time: replacing genedu.gan.* later does not change them.
 _discriminator_loss = _gan.discriminator_loss
@@ -269,7 +280,7 @@ def _value_case(value_at_optimum, name: str, x: torch.Tensor, a: torch.Tensor, b
          "the log terms must be weighted by the densities: int p_data log D* + p_g log(1 - D*) dx."),
     ]
     out = call(value_at_optimum, name, (a.float().clone(), b.float().clone(), x.float().clone()),
-               reference=(_value_at_optimum, _gan_value, _jensen_shannon))
+               reference=(_value_at_optimum, _gan_value, _jensen_shannon, _jsd))
     if isinstance(out, _Tensor) and out.is_floating_point() and out.numel() == 1 and not bool(_isfinite(out).all()):
         fail(name, "the value is nan or inf. (1) Where a density is 0, p log D* is 0 * log 0, which torch computes "
                    "as nan: count it as 0 (torch.xlogy(p, d), or torch.where(p > 0, ..., 0)). (2) Far from the data "
@@ -331,9 +342,41 @@ def _same(a: list[torch.Tensor], b: list[torch.Tensor], rtol: float = 1e-5, atol
 
 
 def _optimizer(kind: str, params, lr: float) -> torch.optim.Optimizer:
+    """The optimizer the answer gets: torch's SGD, or Adam with betas (0.5, 0.999)."""
     if kind == "sgd":
         return torch.optim.SGD(params, lr=lr)
     return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+class _Steps:
+    """The reference iterations' optimizer: SGD, or Adam with betas (0.5, 0.999), written out as torch
+    computes them on the CPU (the first torch.optim optimizer of a process imports torch._dynamo, which
+    takes seconds; the grader then needs none)."""
+
+    def __init__(self, kind: str, params, lr: float, betas=(0.5, 0.999), eps: float = 1e-8):
+        self.kind, self.params, self.lr, self.betas, self.eps = kind, list(params), lr, betas, eps
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            if self.kind == "sgd":
+                p.add_(p.grad, alpha=-self.lr)
+                continue
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / (1 - b1 ** self.t))
 
 
 def _set_grads(model: nn.Module, grads: list[torch.Tensor]) -> None:
@@ -346,7 +389,7 @@ def _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, kind, lr, varian
     G, D = copy.deepcopy(G0), copy.deepcopy(D0)
     _set_grads(G, stale_g)
     _set_grads(D, stale_d)
-    g_opt, d_opt = _optimizer(kind, G.parameters(), lr), _optimizer(kind, D.parameters(), lr)
+    g_opt, d_opt = _Steps(kind, G.parameters(), lr), _Steps(kind, D.parameters(), lr)
 
     def g_step():
         z = z_d if variant == "same z" else z_g
@@ -377,6 +420,48 @@ def _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, kind, lr, varian
     return {"d_loss": d_loss, "g_loss": g_loss, "G": _params(G), "D": _params(D)}
 
 
+def _watched_iteration(gan_training_iteration, G, D, stale_g, stale_d, kind, lr, x, z_d, z_g):
+    """Probe function (run where the answer lives): gives G and D the gradients ``stale_g``/``stale_d``
+    left over from a previous iteration (gradients do not travel with a model), makes their optimizers
+    and runs the answer's iteration, with correct losses of exercises 1-3 in the notebook's namespace (a
+    mistake there does not cost this exercise too) and the optimizers' steps recorded. Returns (what the
+    answer returned, events): ["d", G's parameters, G's gradients] when d_opt.step() starts, ["d done",
+    D's parameters] when it ends, ["g", D's parameters] when g_opt.step() starts, in the order they
+    happened. Plain data only: the check judges it."""
+    _set_grads(G, stale_g)
+    _set_grads(D, stale_d)
+    g_opt, d_opt = _optimizer(kind, G.parameters(), lr), _optimizer(kind, D.parameters(), lr)
+    events: list = []
+    d_step, g_step = d_opt.step, g_opt.step
+
+    def watched_d_step(*args, **kwargs):
+        g_grads = [None if p.grad is None else p.grad.detach().clone() for p in G.parameters()]
+        events.append(["d", _params(G), g_grads])
+        result = d_step(*args, **kwargs)
+        events.append(["d done", _params(D)])
+        return result
+
+    def watched_g_step(*args, **kwargs):
+        events.append(["g", _params(D)])
+        return g_step(*args, **kwargs)
+
+    # exercises 1-3, correct, for the iteration to use
+    def discriminator_loss(real_logits, fake_logits):
+        return _softplus(-real_logits).mean() + _softplus(fake_logits).mean()
+
+    def generator_loss_saturating(fake_logits):
+        return -_softplus(fake_logits).mean()
+
+    def generator_loss_nonsaturating(fake_logits):
+        return _softplus(-fake_logits).mean()
+
+    d_opt.step, g_opt.step = watched_d_step, watched_g_step
+    with _substitute_names(gan_training_iteration, discriminator_loss=discriminator_loss,
+                           generator_loss_saturating=generator_loss_saturating,
+                           generator_loss_nonsaturating=generator_loss_nonsaturating):
+        return gan_training_iteration(G, D, g_opt, d_opt, x, z_d, z_g), events
+
+
 def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: int = 16, latent_dim: int = 2,
                                  dim: int = 2, optimizer: str = "sgd", lr: float = 0.1) -> None:
     """Check ``gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g)
@@ -402,27 +487,13 @@ def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: i
     D_after_d = _reference_after_d_step(G0, D0, stale_d, x, z_d, optimizer, lr)
 
     G, D = copy.deepcopy(G0), copy.deepcopy(D0)
-    _set_grads(G, stale_g)
-    _set_grads(D, stale_d)
-    g_opt, d_opt = _optimizer(optimizer, G.parameters(), lr), _optimizer(optimizer, D.parameters(), lr)
     G_init = _params(G0)
-    events: list[tuple] = []
-    d_step_orig, g_step_orig = d_opt.step, g_opt.step
-
-    def d_step(*args, **kwargs):
-        g_grads = [None if p.grad is None else p.grad.detach().clone() for p in G.parameters()]
-        events.append(("d", _params(G), g_grads))
-        out = d_step_orig(*args, **kwargs)
-        events.append(("d done", _params(D)))
-        return out
-
-    def g_step(*args, **kwargs):
-        events.append(("g", _params(D)))
-        return g_step_orig(*args, **kwargs)
-
-    d_opt.step, g_opt.step = d_step, g_step
-    out = call(gan_training_iteration, name, (G, D, g_opt, d_opt, x.clone(), z_d.clone(), z_g.clone()),
-               reference=(_discriminator_step, _generator_step, _train_gan))
+    # the optimizers are made and their steps watched where the answer runs (in the grader's sandbox, on
+    # its copies of the players, whose state after the call comes back into G and D here)
+    out, events = probe(gan_training_iteration, name, _watched_iteration,
+                        (G, D, stale_g, stale_d, optimizer, lr, x.clone(), z_d.clone(), z_g.clone()),
+                        reference=(_discriminator_step, _generator_step, _train_gan,
+                                   _reference_iteration, _reference_after_d_step))
     d_loss, g_loss = expect_tuple(out, name, ["d_loss", "g_loss"])
     d_loss, g_loss = expect_number(d_loss, name, "d_loss"), expect_number(g_loss, name, "g_loss")
 
@@ -459,7 +530,7 @@ def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: i
                    "of the value), i.e. backpropagate d_loss itself.")
         fail(name, "after the discriminator step, D's parameters differ from one step of the optimizer on "
                    "discriminator_loss(D(x), D(G(z_d)))." + (why or " Use the real batch x and the noise z_d in "
-                                                              "the D step, and genedu.gan.discriminator_loss."))
+                                                              "the D step, and your discriminator_loss (exercise 1)."))
     final_D = _params(D)
     if not _same(final_D, D_after):
         fail(name, "the discriminator changed during the generator step: only g_optimizer may step there "
@@ -473,7 +544,7 @@ def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: i
         hints = {"no zero_grad g": "the generator's old gradients were not zeroed: call g_optimizer.zero_grad() "
                                    "before g_loss.backward().",
                  "saturating": "you used the saturating loss log(1 - D(G(z))); use the non-saturating "
-                               "-log D(G(z)) (genedu.gan.generator_loss_nonsaturating).",
+                               "-log D(G(z)) (your generator_loss_nonsaturating of exercise 3).",
                  "same z": "the generator step reused z_d; Algorithm 1 samples fresh noise for it: use z_g."}
         for variant, hint in hints.items():
             if (_same(final_G, variants[variant]["G"])
@@ -500,7 +571,7 @@ def _reference_after_d_step(G0, D0, stale_d, x, z_d, kind, lr) -> dict[str, list
     for variant in ("ok", "no zero_grad", "d ascends"):
         D = copy.deepcopy(D0)
         _set_grads(D, stale_d)
-        opt = _optimizer(kind, D.parameters(), lr)
+        opt = _Steps(kind, D.parameters(), lr)
         with torch.no_grad():
             fake = G0(z_d)
         loss = -_logsigmoid(D(x).reshape(-1)).mean() - _logsigmoid(-D(fake).reshape(-1)).mean()

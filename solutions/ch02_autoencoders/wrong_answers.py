@@ -27,7 +27,7 @@ WRONG_ANSWERS = {
         epoch_losses = []
         for start in range(0, len(x), batch_size):
             xb = x[perm[start:start + batch_size]]
-            loss = losses.bce_reconstruction(model(xb), xb).mean()
+            loss = bce_reconstruction(model(xb), xb).mean()
             loss.backward()
             optimizer.step()
             epoch_losses.append(loss.item())

@@ -261,16 +261,22 @@ check_value_at_optimum(value_at_optimum, disjoint=True)
 # ### Try it: the value falls to $-\log 4$ as $p_g$ reaches $p_{data}$
 #
 # Slide a Gaussian $p_g = \mathcal N(\mu_g, 0.5^2)$ towards $p_{data} = \mathcal N(2, 0.5^2)$. Your
-# $V(G, D^*)$ and genedu's $-\log 4 + 2\,\mathrm{JSD}$ should agree, and reach $-\log 4 \approx -1.386$
-# only at $\mu_g = 2$. Far apart, the JSD saturates at $\log 2$ and $V(G, D^*)$ at 0: the value no
+# $V(G, D^*)$ and $-\log 4 + 2\,\mathrm{JSD}$ (the JSD computed below from its definition) should agree, and
+# reach $-\log 4 \approx -1.386$ only at $\mu_g = 2$. Far apart, the JSD saturates at $\log 2$ and $V(G, D^*)$ at 0: the value no
 # longer tells how far apart the distributions are.
 
 # %%
+def jensen_shannon(log_p, log_q, x):
+    """JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2, on the grid x."""
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2)
+    return 0.5 * torch.trapezoid(log_p.exp() * (log_p - log_m) + log_q.exp() * (log_q - log_m), x)
+
+
 x = torch.linspace(-8, 10, 4000, dtype=torch.float64)
 log_p_data = gan_toy.normal_log_density(2.0, 0.5)(x)
 for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
     log_p_g = gan_toy.normal_log_density(mu_g, 0.5)(x)
-    jsd = gan_toy.jensen_shannon(log_p_data, log_p_g, x)
+    jsd = jensen_shannon(log_p_data, log_p_g, x)
     print(f"mu_g = {mu_g:4.1f}:  V(G, D*) = {value_at_optimum(log_p_data, log_p_g, x):+.4f}   "
           f"-log 4 + 2 JSD = {-math.log(4) + 2 * jsd:+.4f}")
 
@@ -283,17 +289,17 @@ for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
 # returns the two losses `(d_loss, g_loss)` as Python floats (`.item()`):
 #
 # 1. **discriminator step**: generate fakes from the noise `z_d` **without gradient for the generator**
-#    (under `torch.no_grad()`, or `.detach()` them), compute `d_loss` with
-#    `gan.discriminator_loss(discriminator(x), discriminator(fake))`, zero the discriminator's
+#    (under `torch.no_grad()`, or `.detach()` them), compute `d_loss` with your
+#    `discriminator_loss(discriminator(x), discriminator(fake))` (exercise 1), zero the discriminator's
 #    gradients (`d_optimizer.zero_grad()`), backpropagate and `d_optimizer.step()`;
 # 2. **generator step**: with the *updated* discriminator, compute
-#    `g_loss = gan.generator_loss_nonsaturating(discriminator(generator(z_g)))` on the fresh noise `z_g`,
-#    zero the generator's gradients, backpropagate and `g_optimizer.step()`.
+#    `g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))` (exercise 3) on the fresh
+#    noise `z_g`, zero the generator's gradients, backpropagate and `g_optimizer.step()`.
 #
 # The D step must leave the generator unchanged and the G step the discriminator unchanged; the
-# optimizers may hold gradients left over from a previous iteration. Use genedu's losses (given
-# above), not yours, so that a mistake in exercises 1-3 does not cost you here too; calling
-# `gan.discriminator_step`, `gan.generator_step` or `gan.train_gan` gets no marks.
+# optimizers may hold gradients left over from a previous iteration. The check runs your iteration with
+# correct versions of your losses of exercises 1-3, so a mistake there does not cost you here too;
+# calling `gan.discriminator_step`, `gan.generator_step` or `gan.train_gan` gets no marks.
 
 # %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g):
@@ -301,12 +307,12 @@ def gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x
     ### BEGIN SOLUTION
     with torch.no_grad():
         fake = generator(z_d)
-    d_loss = gan.discriminator_loss(discriminator(x), discriminator(fake))
+    d_loss = discriminator_loss(discriminator(x), discriminator(fake))
     d_optimizer.zero_grad()
     d_loss.backward()
     d_optimizer.step()
 
-    g_loss = gan.generator_loss_nonsaturating(discriminator(generator(z_g)))
+    g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))
     g_optimizer.zero_grad()
     g_loss.backward()
     g_optimizer.step()
@@ -326,8 +332,8 @@ check_gan_training_iteration(gan_training_iteration, seed=602, batch=32, latent_
 # ### Try it: the 1D game, trained with your iteration
 #
 # The data are $\mathcal N(2, 0.5^2)$, the noise $z \sim \mathcal N(0, 1)$ in one dimension, and both
-# players small MLPs (`gan_toy.toy_models`). 1,000 iterations of your function with Adam take a few
-# seconds. The figure shows what Goodfellow et al.'s Figure 1 shows: $p_{data}$ (dashed), $p_g$
+# players small MLPs (`gan_toy.toy_models`). 400 iterations of your function with Adam take a second
+# or two. The figure shows what Goodfellow et al.'s Figure 1 shows: $p_{data}$ (dashed), $p_g$
 # (a density estimate of 2,000 generator samples), $D(x)$ (dotted) and, for comparison, the optimal
 # $D^*$ for the current $p_g$; below, arrows map a few values of $z$ to $x = G(z)$. The JSD does not
 # settle at 0: it keeps fluctuating (roughly between 0.02 and 0.2 from one hundred steps to the next)
@@ -343,11 +349,11 @@ rng = torch.Generator().manual_seed(1)
 steps_done = 0
 
 # %%
-for step in tqdm(range(1000), desc="1D game"):
+for step in tqdm(range(400), desc="1D game"):
     x_batch = data[torch.randint(len(data), (128,), generator=rng)]
     d_loss, g_loss = gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x_batch,
                                             torch.randn(128, 1, generator=rng), torch.randn(128, 1, generator=rng))
-steps_done += 1000
+steps_done += 400
 
 # one frame in the format of gan_toy.game_1d, drawn by genedu.plot.gan.game_1d_frame
 grid = torch.linspace(-2, 5, 400)
@@ -357,8 +363,8 @@ with torch.no_grad():
     log_p_data = gan_toy.normal_log_density(2.0, 0.5)(grid)
     z = torch.linspace(-2, 2, 9)
     frame = {"step": steps_done, "log_p_g": log_p_g, "d": torch.sigmoid(discriminator(grid[:, None])).reshape(-1),
-             "d_star": gan_toy.optimal_discriminator(log_p_data, log_p_g),
-             "jsd": float(gan_toy.jensen_shannon(log_p_data, log_p_g, grid)),
+             "d_star": optimal_discriminator(log_p_data, log_p_g),            # yours, exercise 4
+             "jsd": float(jensen_shannon(log_p_data, log_p_g, grid)),
              "z": z, "g_of_z": generator(z[:, None]).reshape(-1)}
 print(f"last losses: d_loss {d_loss:.3f} (log 4 = {math.log(4):.3f}), g_loss {g_loss:.3f} (log 2 = {math.log(2):.3f})")
 game_1d_frame({"x": grid, "log_p_data": log_p_data, "frames": [frame]});

@@ -8,11 +8,11 @@ WRONG_ANSWERS = {
     # gradients (and, without zeroing them before the G step, they leak into the generator's update)
     "ex6-answer": '''def gan_training_iteration(generator, discriminator, g_optimizer, d_optimizer, x, z_d, z_g):
     fake = generator(z_d)
-    d_loss = gan.discriminator_loss(discriminator(x), discriminator(fake))
+    d_loss = discriminator_loss(discriminator(x), discriminator(fake))
     d_optimizer.zero_grad()
     d_loss.backward()
     d_optimizer.step()
-    g_loss = gan.generator_loss_nonsaturating(discriminator(generator(z_g)))
+    g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))
     g_loss.backward()
     g_optimizer.step()
     return d_loss.item(), g_loss.item()
