@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             gid, path = item.split("=", 1)
             answers[gid] = Path(path).read_text()
         submission = fill_answers(release, answers)
+    import torch
+    torch.set_num_threads(1)  # as in autograde (nbgrader_plugins.JudgedExecute)
     start = time.perf_counter()
     verdicts = grade(submission, source, sandboxed=not args.unsandboxed)
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points", 0) for c in source.cells

@@ -55,8 +55,10 @@ def _static_assignment(path: Path, name: str):
 
 def references(sources: list[str]) -> list[str]:
     """The genedu functions the sandbox must not provide while these test cells are judged: the
-    ``REFERENCES`` of the chapters whose checks they call. Read from the source files, without
-    importing genedu (so that the sandbox can start while the grader imports torch)."""
+    ``REFERENCES`` of the chapters whose checks they call, and the checks' own helpers (they compute
+    the expected values; ``stubs.check_helpers``). Read from the source files, without importing
+    genedu (so that the sandbox can start while the grader imports torch)."""
+    from grader import stubs
     import importlib.util
     folder = Path(importlib.util.find_spec("genedu.checks").submodule_search_locations[0])
     where = {}  # check name -> its module file
@@ -70,7 +72,7 @@ def references(sources: list[str]) -> list[str]:
             if c.check not in where:
                 raise TestCellError(f"{c.check} is not one of genedu.checks' checks")
             found.update(_static_assignment(where[c.check], "REFERENCES") or ())
-    return sorted(found)
+    return sorted(found | set(stubs.check_helpers(folder.parent)))
 
 
 @dataclass

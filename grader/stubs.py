@@ -84,3 +84,36 @@ def stubbed_package(package: Path, references: list[str], cache: Path | None = N
         pass
     shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def check_helpers(package: Path) -> list[str]:
+    """The functions of the checks (``genedu/checks/ch*.py``) that the sandbox does not need: all but
+    the probe functions (the third argument of a ``probe(...)`` call), the classes (the checks send
+    instances of them into the sandbox), and what those reach. A check's helpers compute expected
+    values, so they would answer the exercises; the sandbox gets them stubbed like the references."""
+    folder = package / "checks"
+    trees = {p.stem: ast.parse(p.read_text()) for p in sorted(folder.glob("ch*.py"))}
+    defs, imports, roots = {}, {}, []
+    for module, tree in trees.items():
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[(module, node.name)] = node
+                if isinstance(node, ast.ClassDef):
+                    roots.append((module, node.name))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genedu.checks.ch"):
+                for alias in node.names:
+                    imports[(module, alias.asname or alias.name)] = (node.module.rsplit(".", 1)[1], alias.name)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "probe"
+                    and len(node.args) >= 3 and isinstance(node.args[2], ast.Name)):
+                roots.append((module, node.args[2].id))
+    keep, todo = set(), list(roots)
+    while todo:
+        key = todo.pop()
+        key = imports.get(key, key)
+        if key in keep or key not in defs:
+            continue
+        keep.add(key)
+        todo += [(key[0], n.id) for n in ast.walk(defs[key]) if isinstance(n, ast.Name)]
+    return sorted(f"genedu.checks.{module}.{name}" for (module, name), node in defs.items()
+                  if (module, name) not in keep and not isinstance(node, ast.ClassDef))

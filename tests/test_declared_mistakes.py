@@ -4,8 +4,10 @@ A check declares the usual mistakes as (the value the mistake gives on the check
 sentence that explains it) and passes them to ``compare``. For each exercise, the visible self-check
 runs once with the solution while every ``compare`` is recorded; then, for each declared mistake,
 the check runs again with that comparison fed the mistake's value. It must fail, with that
-mistake's own sentence: a mistake whose value equals the right answer on these inputs, or that an
-earlier one in the list shadows, would never be named to a student.
+mistake's own sentence. (A mistake whose value equals the right one on the inputs of that
+comparison cannot be named there, and one with the same value as an earlier mistake of the list
+is named by the earlier sentence: both are left out, and every check that declares mistakes must
+have some left.)
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from course import solved_answers  # noqa: E402
 from grader import judge  # noqa: E402
 
 import genedu.checks as checks  # noqa: E402
-from genedu.checks._core import CheckFailed  # noqa: E402
+from genedu.checks._core import CheckFailed, close  # noqa: E402
 
 
 def _exercises():
@@ -60,7 +62,7 @@ class _Recorder:
     def __call__(self, actual, expected, name, what, mistakes=(), rtol=1e-4, atol=1e-5):
         mistakes = list(mistakes)
         if self.substitute is None:
-            self.calls.append((what, mistakes))
+            self.calls.append((what, expected, mistakes, rtol, atol))
         elif self.count == self.substitute[0]:
             actual = self.substitute[1]
         self.count += 1
@@ -75,8 +77,12 @@ def test_each_declared_mistake_is_named(name, call, monkeypatch, capsys):
     recorder = _Recorder(module)
     monkeypatch.setattr(module, "compare", recorder)
     check(answer, *call.args, **call.kwargs)
-    declared = [(k, j, what, why, wrong) for k, (what, mistakes) in enumerate(recorder.calls)
-                for j, (wrong, why) in enumerate(mistakes)]
+    declared = []
+    for k, (what, expected, mistakes, rtol, atol) in enumerate(recorder.calls):
+        for j, (wrong, why) in enumerate(mistakes):
+            if close(wrong, expected, rtol, atol) or any(close(wrong, w, rtol, atol) for w, _ in mistakes[:j]):
+                continue
+            declared.append((k, j, what, why, wrong))
     failures = []
     for k, j, what, why, wrong in declared:
         monkeypatch.setattr(module, "compare", _Recorder(module, (k, wrong)))
@@ -88,5 +94,6 @@ def test_each_declared_mistake_is_named(name, call, monkeypatch, capsys):
                 failures.append(f"{what}, mistake {j} ({why[:60]}...): named as `{str(err)[:160]}`")
     capsys.readouterr()
     assert not failures, "\n".join(failures)
-    if not declared:
+    if not any(mistakes for _, _, mistakes, _, _ in recorder.calls):
         pytest.skip(f"{call.check} declares no mistakes through compare (its messages come from its own tests)")
+    assert declared, f"{call.check}: no declared mistake can be told from the right value on these inputs"
