@@ -448,7 +448,9 @@ def _after(args, kwargs, before, probe: Probe) -> list:
     states = []
     for v, version in zip(_walk(args, kwargs), before):
         if isinstance(v, torch.Tensor):
-            states.append(("T", _plain(v), False) if v._version != version else ("0",))
+            value = ("T", _plain(v), False) if v._version != version else ("0",)
+            grad = ("T", _plain(v.grad), False) if v.grad is not None else ("0",)
+            states.append(("tensor", value, grad))
         elif isinstance(v, torch.nn.Module):
             state = [[k, _plain(t)] for k, t in v.state_dict(keep_vars=True).items()]
             grads = [("0",) if p.grad is None else ("T", _plain(p.grad), False) for p in v.parameters()]

@@ -191,6 +191,7 @@ class Session:
         the call left them in (an optimiser's step, an in-place change)."""
         self._ensure()
         timeout = self._limit(timeout)
+        originals = _walk_local(args, kwargs)
         args, kwargs, leaves = _prepare(args, kwargs)
         generation = self.generation
         payload = wire.dumps((args, kwargs), self.callbacks)
@@ -198,7 +199,7 @@ class Session:
         if reply[0] == "err":
             raise RemoteError(reply[1], reply[2], reply[3])
         _, value, after, call_id = reply
-        _copy_back(_walk_local(args, kwargs), after, self)
+        _copy_back(originals, after, self)
         outputs: list = []
         result = self.decode(value, outputs)
         if call_id and outputs:
@@ -474,9 +475,13 @@ def _copy_back(local: list, after: list, session: Session) -> None:
     """Give the grader's arguments the state the call left the probe's copies in."""
     for obj, state in zip(local, after):
         kind = state[0]
-        if kind == "T" and isinstance(obj, torch.Tensor) and obj.shape == state[1].shape:
-            with torch.no_grad():
-                obj.copy_(state[1].to(obj.dtype))
+        if kind == "tensor" and isinstance(obj, torch.Tensor):
+            value, grad = session.decode(state[1]), session.decode(state[2])
+            if isinstance(value, torch.Tensor) and value.shape == obj.shape:
+                with torch.no_grad():
+                    obj.copy_(value.to(obj.dtype))
+            if isinstance(grad, torch.Tensor) and grad.shape == obj.shape and obj.is_leaf and obj.requires_grad:
+                obj.grad = grad.to(obj.dtype)
         elif kind == "module" and isinstance(obj, torch.nn.Module):
             new = {k: t for k, t in state[1]}
             try:

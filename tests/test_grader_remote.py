@@ -142,3 +142,10 @@ def test_failures_read_as_locally(session):
         call(RemoteAnswer(session, "signature_only"), "signature_only", (1,))
     with pytest.raises(CheckFailed, match="does not define `nothing_here`"):
         call(RemoteAnswer(session, "nothing_here"), "nothing_here", ())
+
+
+def test_gradients_an_answer_computes_on_its_arguments_come_back(session):
+    session.execute("def backprop(x):\n    (x ** 2).sum().backward()\n")
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    RemoteAnswer(session, "backprop")(x)
+    assert torch.equal(x.grad, torch.tensor([2.0, 4.0]))
