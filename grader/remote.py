@@ -321,7 +321,15 @@ class RemoteModule(torch.nn.Module):
     def forward(self, *args, **kwargs):
         return self._remote.remote_call(args, kwargs)
 
-    def remote(self) -> RemoteObject:
+    def train(self, mode: bool = True):
+        """Switch the rebuilt children here and the model in the probe."""
+        super().train(mode)
+        if hasattr(self, "_remote"):
+            self._remote.train(mode)
+        return self
+
+    def as_remote(self) -> RemoteObject:
+        """The stand-in of the model in the probe (``_core.call`` and ``_core.probe`` use it)."""
         return self._remote
 
     def extra_repr(self) -> str:

@@ -134,6 +134,26 @@ def disc_ref(nc, ndf, image_size, *, act=lambda: nn.LeakyReLU(0.2, inplace=True)
     return nn.Sequential(*layers)
 
 
+class GenTutorial(nn.Module):
+    """The PyTorch DCGAN tutorial's way: a class of its own whose forward runs self.main."""
+
+    def __init__(self, nz, ngf, nc, image_size):
+        super().__init__()
+        self.main = gen_ref(nz, ngf, nc, image_size)
+
+    def forward(self, input):
+        return self.main(input)
+
+
+class DiscTutorial(nn.Module):
+    def __init__(self, nc, ndf, image_size):
+        super().__init__()
+        self.main = disc_ref(nc, ndf, image_size)
+
+    def forward(self, input):
+        return self.main(input)
+
+
 def test_builder_answers_pass(capsys):
     check_dcgan_generator(gen_ref)
     check_dcgan_generator(gen_listed, seed=1, nz=16, ngf=8, nc=1, image_size=32)
@@ -142,7 +162,9 @@ def test_builder_answers_pass(capsys):
     check_dcgan_discriminator(disc_ref, seed=2, nc=1, ndf=8, image_size=32)
     check_dcgan_discriminator(lambda nc, ndf, s: disc_ref(nc, ndf, s, act=lambda: nn.LeakyReLU(negative_slope=0.2)),
                               seed=3, nc=2, ndf=4, image_size=16)
-    assert capsys.readouterr().out.count("[passed]") == 6
+    check_dcgan_generator(GenTutorial, seed=4, nz=16, ngf=8, nc=1, image_size=32)
+    check_dcgan_discriminator(DiscTutorial, seed=4, nc=1, ndf=8, image_size=32)
+    assert capsys.readouterr().out.count("[passed]") == 8
 
 
 GEN_WRONG = {
@@ -254,10 +276,10 @@ class CondRef(nn.Module):
     def __init__(self, nz, n_classes, ngf, nc, image_size):
         super().__init__()
         self.n_classes = n_classes
-        self.net = dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size)
+        self.net = gen_ref(nz + n_classes, ngf, nc, image_size)
 
     def forward(self, z, y):
-        return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1))
+        return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1)[:, :, None, None])
 
 
 class CondOneHotFirst(nn.Module):  # [one_hot(y), z], eye-indexing, own Sequential
@@ -272,25 +294,25 @@ class CondOneHotFirst(nn.Module):  # [one_hot(y), z], eye-indexing, own Sequenti
 
 class CondIgnoresLabel(CondRef):
     def forward(self, z, y):
-        return self.net(torch.cat([z, torch.zeros(len(z), self.n_classes)], dim=1))
+        return self.net(torch.cat([z, torch.zeros(len(z), self.n_classes)], dim=1)[:, :, None, None])
 
 
 class CondScalarLabel(nn.Module):
     def __init__(self, nz, n_classes, ngf, nc, image_size):
         super().__init__()
-        self.net = dcgan.DCGANGenerator(nz + 1, ngf, nc, image_size)
+        self.net = gen_ref(nz + 1, ngf, nc, image_size)
 
     def forward(self, z, y):
-        return self.net(torch.cat([z, y[:, None].float()], 1))
+        return self.net(torch.cat([z, y[:, None].float()], 1)[:, :, None, None])
 
 
 class CondNoLabel(nn.Module):
     def __init__(self, nz, n_classes, ngf, nc, image_size):
         super().__init__()
-        self.net = dcgan.DCGANGenerator(nz, ngf, nc, image_size)
+        self.net = gen_ref(nz, ngf, nc, image_size)
 
     def forward(self, z, y):
-        return self.net(z)
+        return self.net(z[:, :, None, None])
 
 
 class CondEmbedding(CondRef):
@@ -299,7 +321,7 @@ class CondEmbedding(CondRef):
         self.embed = nn.Embedding(n_classes, n_classes)
 
     def forward(self, z, y):
-        return self.net(torch.cat([z, self.embed(y)], 1))
+        return self.net(torch.cat([z, self.embed(y)], 1)[:, :, None, None])
 
 
 class CondDetached(CondRef):
@@ -312,6 +334,25 @@ class CondLibrary(dcgan.ConditionalDCGANGenerator):
         super().__init__(nz, n_classes, ngf, nc, image_size)
 
 
+class CondLibraryGenerator(CondRef):  # G0 from genedu's DCGAN generator (exercise 3's reference)
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__(nz, n_classes, ngf, nc, image_size)
+        self.net = dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1))
+
+
+class CondTutorial(nn.Module):  # G0 the PyTorch tutorial's way: a class of its own with self.main
+    def __init__(self, nz, n_classes, ngf, nc, image_size):
+        super().__init__()
+        self.n_classes = n_classes
+        self.generator = GenTutorial(nz + n_classes, ngf, nc, image_size)
+
+    def forward(self, z, y):
+        return self.generator(torch.cat([z, F.one_hot(y, self.n_classes).float()], 1).unsqueeze(-1).unsqueeze(-1))
+
+
 COND_WRONG = {
     "ignores the label": (CondIgnoresLabel, "not one_hot"),
     "scalar label": (CondScalarLabel, "one number"),
@@ -319,13 +360,15 @@ COND_WRONG = {
     "embedding": (CondEmbedding, "one_hot"),
     "detached": (CondDetached, "no gradient"),
     "library subclass": (CondLibrary, "reference"),
+    "library generator": (CondLibraryGenerator, "reference"),
 }
 
 
 def test_conditional_answers_pass(capsys):
     check_conditional_generator(CondRef)
     check_conditional_generator(CondOneHotFirst, seed=4, nz=5, n_classes=4, ngf=4, nc=2, image_size=32)
-    assert capsys.readouterr().out.count("[passed]") == 2
+    check_conditional_generator(CondTutorial, seed=5, nz=6, n_classes=3, ngf=4, nc=1, image_size=16)
+    assert capsys.readouterr().out.count("[passed]") == 3
 
 
 @pytest.mark.parametrize("key", COND_WRONG)

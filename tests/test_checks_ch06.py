@@ -266,6 +266,13 @@ class _Packed(nn.Module):
         self.net, self.m = net, m
 
     def forward(self, x):
+        return self.net(x.reshape(len(x) // self.m, -1)).reshape(-1).repeat_interleave(self.m)
+
+
+class _LibraryPacked(_Packed):
+    """Packs with genedu's remedies.pack, exercise 4's reference (the grader's sandbox has none)."""
+
+    def forward(self, x):
         return self.net(remedies.pack(x, self.m)).reshape(-1).repeat_interleave(self.m)
 
 
@@ -321,6 +328,7 @@ remedy_ok = _packed_remedy(lambda net: _Packed(net, 2), "remedy_ok")
 remedy_strided = _packed_remedy(_Strided, "remedy_strided")
 remedy_viewed = _packed_remedy(_Viewed, "remedy_viewed", d_seed_offset=100)   # another initialisation
 remedy_self_pair = _packed_remedy(_SelfPair, "remedy_self_pair")
+remedy_library_pack = _packed_remedy(lambda net: _LibraryPacked(net, 2), "remedy_library_pack")
 
 
 @pytest.mark.parametrize("fn", [remedy_ok, remedy_strided, remedy_viewed])
@@ -351,7 +359,15 @@ def remedy_wider(x, steps, batch_size, seed):
 @pytest.mark.parametrize("fn, message", [(remedy_vanilla, "judges single samples"),
                                          (remedy_self_pair, "no more than the vanilla GAN"),
                                          (remedy_untrained, "unchanged"), (remedy_wider, "layer shapes"),
+                                         (remedy_library_pack, "reference"),
                                          (lambda x, steps, batch_size, seed: None, "nn.Module")])
 def test_remedy_training_wrong_answers_fail(fn, message):
     with pytest.raises(CheckFailed, match=message):
         check_remedy_training(fn)
+
+
+def test_vanilla_modes_are_the_trained_baselines():
+    """The check's stored vanilla-GAN mode counts are what training the baseline gives on this machine."""
+    from genedu.checks.ch06 import RING_STD, VANILLA_MODES, _baseline_samples, ring_task
+    for seed, modes in VANILLA_MODES.items():
+        assert reference_mode_coverage(_baseline_samples(seed, 1), ring_task(seed)[1], RING_STD).modes == modes, seed

@@ -53,7 +53,7 @@ def qs_view(x0, t, noise, schedule):
 def loss_ref(eps_model, x0, schedule, generator=None):
     t = torch.randint(schedule.T, (len(x0),), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
-    return ((eps - eps_model(diffusion.q_sample(x0, t, eps, schedule), t)) ** 2).mean()
+    return ((eps - eps_model(qs_ref(x0, t, eps, schedule), t)) ** 2).mean()
 
 
 def loss_mse(eps_model, x0, schedule, generator=None):  # noise first, own q_sample, F.mse_loss
@@ -84,7 +84,7 @@ def ddpm_ref(eps_model, n, dim, schedule, generator=None):
     with torch.no_grad():
         x = torch.randn(n, dim, generator=generator)
         for t in reversed(range(schedule.T)):
-            x = diffusion.p_sample_step(eps_model, x, t, schedule, torch.randn(n, dim, generator=generator))
+            x = step_ref(eps_model, x, t, schedule, torch.randn(n, dim, generator=generator))
         return x
 
 
@@ -243,7 +243,7 @@ def _loss(t_fn=None, make_xt=None, reduce=None, target="eps", fresh_target=False
     def answer(eps_model, x0, schedule, generator=None):
         t = t_fn(schedule, len(x0), generator) if t_fn else torch.randint(schedule.T, (len(x0),), generator=generator)
         eps = torch.randn(x0.shape, generator=generator)
-        x_t = make_xt(schedule, x0, t, eps) if make_xt else diffusion.q_sample(x0, t, eps, schedule)
+        x_t = make_xt(schedule, x0, t, eps) if make_xt else qs_ref(x0, t, eps, schedule)
         pred = eps_model(x_t, t)
         goal = {"eps": eps, "x0": x0}[target]
         if fresh_target:
@@ -266,7 +266,8 @@ LOSS_WRONG = [
            make_xt=lambda s, x0, t, e: qs_ref(x0, (t - 1), e, s)), "indices 0..T-1"),
     (_loss(t_fn=lambda s, b, g: torch.randint(s.T, (1,), generator=g).expand(b)), "same t"),
     (_loss(t_fn=lambda s, b, g: torch.randint(s.T // 2, (b,), generator=g)), "should be uniform"),
-    (_loss(t_fn=lambda s, b, g: torch.rand(b, generator=g) * s.T), "integer tensor"),
+    (_loss(t_fn=lambda s, b, g: torch.rand(b, generator=g) * s.T, make_xt=lambda s, x0, t, e: qs_ref(x0, t.long(), e, s)),
+     "draw integer timesteps"),
     (_loss(make_xt=lambda s, x0, t, e: s.alphas[t].float().sqrt()[:, None] * x0 + (1 - s.alphas[t].float()).sqrt()[:, None] * e),
      "made with alpha_t"),
     (_loss(make_xt=lambda s, x0, t, e: s.alphas_cumprod[t].float()[:, None] * x0 + (1 - s.alphas_cumprod[t].float())[:, None] * e),
@@ -342,7 +343,7 @@ def _ddpm(order="reverse", start="randn", noise=True, seeded=True):
             ts = reversed(range(schedule.T)) if order == "reverse" else range(schedule.T)
             for t in ts:
                 z = torch.randn(n, dim, generator=g) if noise else torch.zeros(n, dim)
-                x = diffusion.p_sample_step(eps_model, x, t, schedule, z)
+                x = step_ref(eps_model, x, t, schedule, z)
             return x
     return answer
 
@@ -366,7 +367,7 @@ def test_ddpm_same_z_every_step_fails():
         x = torch.randn(n, dim, generator=generator)
         z = torch.randn(n, dim, generator=generator)
         for t in reversed(range(schedule.T)):
-            x = diffusion.p_sample_step(eps_model, x, t, schedule, z)
+            x = step_ref(eps_model, x, t, schedule, z)
         return x
     with pytest.raises(CheckFailed, match="covariance"):
         check_ddpm_sample(answer, n=4000, T=100)
@@ -442,7 +443,24 @@ REFERENCE_ANSWERS = [
     (check_ddpm_sample, lambda m, n, d, s, generator=None: diffusion.ddpm_sample(m, (n, d), s, generator, progress=False)),
     (check_ddim_sample, lambda m, n, d, s, steps, generator=None: diffusion.ddim_sample(m, (n, d), s, steps,
                                                                                         generator=generator, progress=False)),
+    # another exercise's reference: the grader's sandbox does not provide it either
+    (check_diffusion_loss, lambda m, x0, s, generator=None: _loss_library_q_sample(m, x0, s, generator)),
+    (check_ddpm_sample, lambda m, n, d, s, generator=None: _ddpm_library_step(m, n, d, s, generator)),
 ]
+
+
+def _loss_library_q_sample(eps_model, x0, schedule, generator=None):
+    t = torch.randint(schedule.T, (len(x0),), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator)
+    return ((eps - eps_model(diffusion.q_sample(x0, t, eps, schedule), t)) ** 2).mean()
+
+
+def _ddpm_library_step(eps_model, n, dim, schedule, generator=None):
+    with torch.no_grad():
+        x = torch.randn(n, dim, generator=generator)
+        for t in reversed(range(schedule.T)):
+            x = diffusion.p_sample_step(eps_model, x, t, schedule, torch.randn(n, dim, generator=generator))
+        return x
 
 
 @pytest.mark.parametrize("check, answer", REFERENCE_ANSWERS, ids=[f"{c.__name__}-{i}" for i, (c, _) in enumerate(REFERENCE_ANSWERS)])
@@ -459,3 +477,19 @@ def test_not_implemented():
                   check_ddpm_sample, check_ddim_sample):
         with pytest.raises(AssertionError, match="not implemented"):
             check(answer)
+
+
+def test_optimal_eps_is_genedus():
+    """The checks' picklable exact denoiser computes what genedu.diffusion.gaussian_optimal_eps does."""
+    from genedu.checks.ch07 import _OptimalEps, _gaussian_problem, _schedule
+    sched = _schedule("cosine", 50)
+    mean, cov = _gaussian_problem(3, 3)
+    x = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    t = torch.randint(0, 50, (40,), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(_OptimalEps(mean, cov, sched)(x, t), diffusion.gaussian_optimal_eps(mean, cov, sched)(x, t),
+                          atol=1e-6)
+    with pytest.raises(TypeError, match="int64"):
+        _OptimalEps(mean, cov, sched)(x, 3)
+    model = _OptimalEps(mean, cov, sched)
+    model(x, t), model(x, t)
+    assert int(model.calls) == 2

@@ -149,3 +149,11 @@ def test_gradients_an_answer_computes_on_its_arguments_come_back(session):
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     RemoteAnswer(session, "backprop")(x)
     assert torch.equal(x.grad, torch.tensor([2.0, 4.0]))
+
+
+def test_train_and_eval_reach_the_model_in_the_probe(session):
+    session.execute("class Flag(nn.Module):\n    def forward(self, x):\n        return x * 0 + float(self.training)\n\n"
+                    "def flag():\n    return Flag()\n")
+    model = RemoteAnswer(session, "flag")()
+    assert float(model.eval()(torch.ones(1))) == 0.0
+    assert float(model.train()(torch.ones(1))) == 1.0

@@ -154,6 +154,12 @@ def remote_failure(name: str, err: RemoteError, expected: str = "") -> CheckFail
     return CheckFailed(f"{name}: your function raised {err.type_name}: {err.message}{hint}")
 
 
+def _remote_of(fn):
+    """``fn`` itself, or the :class:`Remote` behind a grader's stand-in model (``as_remote``)."""
+    as_remote = getattr(type(fn), "as_remote", None)
+    return as_remote(fn) if callable(as_remote) and not isinstance(fn, Remote) else fn
+
+
 def _expected_signature(name: str, args: Sequence, kwargs: dict, references: tuple) -> str:
     expected = "(" + ", ".join([f"<{i}>" for i in range(len(args))] + list(kwargs)) + ")"
     if references and references[0].__name__ == name:
@@ -171,6 +177,7 @@ def call(fn: Callable, name: str, args: Sequence, kwargs: dict | None = None,
     """
     kwargs = kwargs or {}
     references = _references(reference)
+    fn = _remote_of(fn)
     if isinstance(fn, Remote):
         try:
             return fn.remote_call(tuple(args), dict(kwargs))
@@ -208,6 +215,7 @@ def probe(fn, name: str, function: Callable, args: Sequence = (), kwargs: dict |
     top level of a ``genedu.checks`` module, and return plain data: tensors, numbers, strings,
     tuples, lists, dicts). Failures read like :func:`call`'s."""
     kwargs = kwargs or {}
+    fn = _remote_of(fn)
     if isinstance(fn, Remote):
         try:
             return fn.remote_probe(function, tuple(args), dict(kwargs))

@@ -25,7 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedu import dcgan as _dcgan
-from genedu.checks._core import _forbid_calls, call, expect_tensor, fail, passed
+from genedu.checks._core import _forbid_calls, call, close, expect_tensor, fail, passed, probe
+
+# The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them (so
+# the notebook builds exercise 6's generator, the conditional discriminator and the shipped models from the
+# student's own builders).
+REFERENCES = ("genedu.dcgan.conv2d_output_size", "genedu.dcgan.conv_transpose2d_output_size",
+              "genedu.dcgan.DCGANGenerator.__init__", "genedu.dcgan.DCGANDiscriminator.__init__",
+              "genedu.dcgan.weights_init", "genedu.dcgan.ConditionalDCGANGenerator.__init__",
+              "genedu.dcgan.ConditionalDCGANGenerator.forward")
 
 # References bound at import time: replacing genedu.dcgan.* later does not change them.
 _conv_size = _dcgan.conv2d_output_size
@@ -38,6 +46,14 @@ _cond_init = _dcgan.ConditionalDCGANGenerator.__init__
 _Module, _Conv2d, _ConvT2d, _BN, _ReLU, _LReLU, _Tanh, _Sigmoid = (
     nn.Module, nn.Conv2d, nn.ConvTranspose2d, nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid)
 _conv2d, _conv_transpose2d, _one_hot = F.conv2d, F.conv_transpose2d, F.one_hot
+_allclose, _cdist = torch.allclose, torch.cdist
+
+
+def _forbidden(*own):
+    """The references an answer must not call (in the notebook's self-check): its own first (they name the
+    expected signature), then the chapter's other ones, which the grader's sandbox does not provide either."""
+    every = (_conv_size, _convt_size, _generator_init, _discriminator_init, _weights_init, _cond_init, _cond_forward)
+    return own + tuple(r for r in every if r not in own)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -139,10 +155,10 @@ def check_conv2d_output_size(conv2d_output_size, seed: int = 0, n: int = 60) -> 
         "the padding is subtracted; it enlarges the input: i + 2p.":
             lambda i, k, s, p, d: (i - 2 * p - d * (k - 1) - 1) // s + 1,
     }
-    _check_sizes(conv2d_output_size, name, seed, n, False, _conv_size, mistakes,
+    _check_sizes(conv2d_output_size, name, seed, n, False, _forbidden(_conv_size), mistakes,
                  lambda c: (c[0], c[1], c[2], c[3], c[4]))
     for case in [(5, 3, 1, 0)]:  # the default dilation is 1
-        out = call(conv2d_output_size, name, case, reference=_conv_size)
+        out = call(conv2d_output_size, name, case, reference=_forbidden(_conv_size))
         if out != 3:
             fail(name, "called without dilation, the default must be dilation=1 (size 5, kernel 3 gives 3).")
     passed(name, f"matches real convolutions on {n + 5} cases.")
@@ -168,9 +184,9 @@ def check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed: int =
         "this is the kernel size added without the - 1: d(k - 1) + 1 already counts the kernel's span.":
             lambda i, k, s, p, a, d: (i - 1) * s - 2 * p + d * (k - 1) + a + 2,
     }
-    _check_sizes(conv_transpose2d_output_size, name, seed, n, True, _convt_size, mistakes,
+    _check_sizes(conv_transpose2d_output_size, name, seed, n, True, _forbidden(_convt_size), mistakes,
                  lambda c: (c[0], c[1], c[2], c[3], c[4], c[5]))
-    out = call(conv_transpose2d_output_size, name, (4, 4, 2, 1), reference=_convt_size)
+    out = call(conv_transpose2d_output_size, name, (4, 4, 2, 1), reference=_forbidden(_convt_size))
     if out != 8:
         fail(name, "called without output_padding and dilation, the defaults must be 0 and 1 "
                    "(size 4, kernel 4, stride 2, padding 1 gives 8).")
@@ -301,7 +317,7 @@ def check_dcgan_generator(dcgan_generator, seed: int = 0, nz: int = 100, ngf: in
     (B, nc, image_size, image_size) in [-1, 1]. The defaults give the PyTorch DCGAN tutorial's generator."""
     name = "dcgan_generator"
     torch.manual_seed(seed)
-    model = _build(dcgan_generator, name, (nz, ngf, nc, image_size), (_generator_init, _cond_init))
+    model = _build(dcgan_generator, name, (nz, ngf, nc, image_size), _forbidden(_generator_init, _cond_init))
     layers = _layers(model)
     _structure_mistakes(layers, [_spec(m) for m in layers], _expected_generator(nz, ngf, nc, image_size), name, True)
     z = torch.randn(4, nz, 1, 1, generator=_gen(seed))
@@ -325,7 +341,7 @@ def check_dcgan_discriminator(dcgan_discriminator, seed: int = 0, nc: int = 3, n
     logit each, of shape (B, 1, 1, 1)."""
     name = "dcgan_discriminator"
     torch.manual_seed(seed)
-    model = _build(dcgan_discriminator, name, (nc, ndf, image_size), (_discriminator_init,))
+    model = _build(dcgan_discriminator, name, (nc, ndf, image_size), _forbidden(_discriminator_init))
     layers = _layers(model)
     _structure_mistakes(layers, [_spec(m) for m in layers], _expected_discriminator(nc, ndf, image_size), name, False)
     x = torch.rand(4, nc, image_size, image_size, generator=_gen(seed)) * 2 - 1
@@ -341,6 +357,13 @@ def check_dcgan_discriminator(dcgan_discriminator, seed: int = 0, nc: int = 3, n
 
 # --- exercise 5: weights_init --------------------------------------------------------------------
 
+def _apply_to_modules(weights_init, model: nn.Module) -> None:
+    """Probe function of :func:`check_weights_init`: ``weights_init(m)`` on every module of ``model`` (itself
+    included), where the answer lives; the grader gets the model's new weights back."""
+    for module in model.modules():
+        weights_init(module)
+
+
 def check_weights_init(weights_init, seed: int = 0, width: int = 32, image_size: int = 32) -> None:
     """Check ``weights_init(module)`` on a DCGAN generator and discriminator (``model.apply``): conv weights
     mean 0 and std 0.02, BatchNorm weights mean 1 and std 0.02 (within 5 standard errors, per layer and
@@ -348,9 +371,8 @@ def check_weights_init(weights_init, seed: int = 0, width: int = 32, image_size:
     name = "weights_init"
     torch.manual_seed(seed)
     models = [_dcgan.DCGANGenerator(100, width, 1, image_size), _dcgan.DCGANDiscriminator(1, width, image_size)]
-    for model in models:
-        for module in model.modules():
-            call(weights_init, name, (module,), reference=_weights_init)
+    for model in models:  # one call per model (the grader receives the initialised weights back)
+        probe(weights_init, name, _apply_to_modules, (model,), reference=_forbidden(_weights_init))
     mods = [m for model in models for m in model.modules()]
     convs = [m for m in mods if isinstance(m, (_Conv2d, _ConvT2d))]
     bns = [m for m in mods if isinstance(m, _BN)]
@@ -397,75 +419,146 @@ def check_weights_init(weights_init, seed: int = 0, width: int = 32, image_size:
 
 # --- exercise 6: the conditional generator -------------------------------------------------------
 
+def _conditional_probe(cls, seed: int, sizes: tuple, z: torch.Tensor, y: torch.Tensor, z2: torch.Tensor) -> dict:
+    """Probe function of :func:`check_conditional_generator`, run where the answer lives (the notebook's kernel,
+    or the grader's sandbox): builds ``cls(*sizes)`` and reports, as plain data, what the check judges: the
+    first transposed convolution's input width and the input it receives in ``forward(z, y)``, the images for
+    (z, y) and for (z2, label 3) in eval mode without gradients, and whether a training-mode forward carries a
+    gradient to the weights that read the label."""
+    nz, n_classes = sizes[0], sizes[1]
+    torch.manual_seed(seed)
+    model = cls(*sizes)
+    report = {"type": type(model).__name__, "module": isinstance(model, _Module)}
+    if not report["module"]:
+        return report
+    convts = [m for m in model.modules() if isinstance(m, _ConvT2d)]
+    report["first_in"] = convts[0].in_channels if convts else None
+    if not convts or convts[0].in_channels != nz + n_classes:
+        return report
+    first, seen = convts[0], []
+    handle = first.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().clone()))
+
+    def plain(out, key):
+        report[key] = out.detach() if type(out) is torch.Tensor else None
+        report[key + "_type"] = type(out).__name__
+
+    try:
+        model.eval()
+        with torch.no_grad():
+            plain(model(z.clone(), y.clone()), "out")
+    finally:
+        handle.remove()
+    report["first_input"] = seen[0] if seen else None
+    with torch.no_grad():
+        plain(model(z2.clone(), torch.full((len(z2),), min(3, n_classes - 1))), "same_label")
+    model.train()
+    out = model(z2.clone(), y.clone())
+    report["requires_grad"] = isinstance(out, torch.Tensor) and out.requires_grad
+    report["label_grad"] = None
+    if report["requires_grad"]:
+        out.sum().backward()
+        if first.weight.grad is not None:
+            report["label_grad"] = float(first.weight.grad[nz:].abs().sum())
+    return report
+
+
+def _check_data_path(ConditionalGenerator, name: str, sizes: tuple, z: torch.Tensor, y: torch.Tensor,
+                     onehot: torch.Tensor) -> None:
+    """What the probe function reported, checked without it: a model built by ``call`` returns, for (z, y), its
+    inner generator (one of its submodules, whose layers the check has) applied to [z, one_hot(y)], recomputed
+    here (in training mode, as both are)."""
+    model = call(ConditionalGenerator, name, sizes, reference=_forbidden(_cond_init, _cond_forward, _generator_init))
+    if not isinstance(model, _Module):
+        fail(name, f"ConditionalGenerator(...) should be an nn.Module, got {type(model).__name__}.")
+    out = call(model, name, (z.clone(), y.clone()), reference=_forbidden(_cond_init, _cond_forward, _generator_init))
+    if not isinstance(out, torch.Tensor):
+        fail(name, f"G(z, y) should be a torch.Tensor, got {type(out).__name__}.")
+    inners = [m for m in model.children() if any(isinstance(k, _ConvT2d) for k in m.modules())]
+    for inner in inners:
+        for code in (torch.cat([z, onehot], 1), torch.cat([onehot, z], 1)):
+            for shaped in (code[:, :, None, None], code):
+                try:
+                    with torch.no_grad():
+                        want = inner.train()(shaped)
+                except Exception:  # noqa: BLE001 - not the input this submodule takes
+                    continue
+                if isinstance(want, torch.Tensor) and close(out, want, 1e-4, 1e-5):
+                    return
+    fail(name, "G(z, y) is not the inner generator (a submodule of your class, built with dcgan_generator) applied "
+               "to [z, one_hot(y)]: forward should return self.<generator>(torch.cat([z, F.one_hot(y, n_classes)"
+               ".float()], dim=1)[:, :, None, None]).")
+
+
 def check_conditional_generator(ConditionalGenerator, seed: int = 0, nz: int = 8, n_classes: int = 10,
                                 ngf: int = 8, nc: int = 1, image_size: int = 16) -> None:
     """Check ``ConditionalGenerator(nz, n_classes, ngf, nc, image_size)``, an nn.Module whose
     ``forward(z, y)`` (z (B, nz), y (B,) int64) feeds [z, one_hot(y)] to a DCGAN generator: output shape and
     range, the first transposed convolution receives exactly that concatenation, different labels give
-    different images for the same z, and gradients reach the parameters."""
+    different images for the same z, and gradients reach the parameters.
+
+    The model is built and run by a probe function (:func:`_conditional_probe`), where the answer lives: its
+    hooks and its backward pass must run next to the student's own forward."""
     name = "ConditionalGenerator"
-    torch.manual_seed(seed)
-    model = call(ConditionalGenerator, name, (nz, n_classes, ngf, nc, image_size), reference=(_cond_init,))
-    if not isinstance(model, _Module):
-        fail(name, f"ConditionalGenerator(...) should be an nn.Module, got {type(model).__name__}.")
-    convts = [m for m in model.modules() if isinstance(m, _ConvT2d)]
-    if not convts:
-        fail(name, "the model has no nn.ConvTranspose2d: build the inner generator with "
-                   "dcgan.DCGANGenerator(nz + n_classes, ngf, nc, image_size) in __init__ (as self.something).")
-    first = convts[0]
-    if first.in_channels == nz + 1:
-        fail(name, "the first layer takes nz + 1 inputs: you fed the label as one number. Give it as a one-hot "
-                   f"vector of n_classes = {n_classes} entries (F.one_hot(y, n_classes).float()): a label is a "
-                   "category, and 7 is not 'more' than 3.")
-    if first.in_channels == nz:
-        fail(name, "the first layer takes nz inputs: the label is not fed to the generator. Build it for "
-                   "nz + n_classes inputs and concatenate one_hot(y) to z.")
-    if first.in_channels != nz + n_classes:
-        fail(name, f"the first transposed convolution takes {first.in_channels} channels; expected nz + n_classes = "
-                   f"{nz + n_classes} ([z, one_hot(y)]).")
     g = _gen(seed)
     z = torch.randn(1, nz, generator=g).repeat(n_classes, 1)
     y = torch.arange(n_classes)
-    seen = []
-    handle = first.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().clone()))
-    try:
-        model.eval()
-        with torch.no_grad():
-            out = call(model.forward, name, (z, y), reference=_cond_forward)
-    finally:
-        handle.remove()
-    x = expect_tensor(out, name, "G(z, y)", (n_classes, nc, image_size, image_size))
+    z2 = torch.randn(n_classes, nz, generator=g)
+    report = probe(ConditionalGenerator, name, _conditional_probe, (seed, (nz, n_classes, ngf, nc, image_size), z, y, z2),
+                   reference=_forbidden(_cond_init, _cond_forward, _generator_init))
+    if not isinstance(report, dict) or "module" not in report:
+        fail(name, "the grader could not read what your class built.")
+    if not report["module"]:
+        fail(name, f"ConditionalGenerator(...) should be an nn.Module, got {report['type']}.")
+    first_in = report["first_in"]
+    if first_in is None:
+        fail(name, "the model has no nn.ConvTranspose2d: build the inner generator with your "
+                   "dcgan_generator(nz + n_classes, ngf, nc, image_size) in __init__ (as self.something).")
+    if first_in == nz + 1:
+        fail(name, "the first layer takes nz + 1 inputs: you fed the label as one number. Give it as a one-hot "
+                   f"vector of n_classes = {n_classes} entries (F.one_hot(y, n_classes).float()): a label is a "
+                   "category, and 7 is not 'more' than 3.")
+    if first_in == nz:
+        fail(name, "the first layer takes nz inputs: the label is not fed to the generator. Build it for "
+                   "nz + n_classes inputs and concatenate one_hot(y) to z.")
+    if first_in != nz + n_classes:
+        fail(name, f"the first transposed convolution takes {first_in} channels; expected nz + n_classes = "
+                   f"{nz + n_classes} ([z, one_hot(y)]).")
+    if report["out"] is None:
+        fail(name, f"G(z, y) should be a torch.Tensor, got {report['out_type']}.")
+    x = expect_tensor(report["out"], name, "G(z, y)", (n_classes, nc, image_size, image_size))
     if float(x.abs().max()) > 1 + 1e-6:
         fail(name, "the images leave [-1, 1]: the inner generator ends with tanh.")
     onehot = _one_hot(y, n_classes).float()
     want = torch.cat([z, onehot], 1)
-    if not seen:
-        fail(name, "the first transposed convolution was never called.")
-    inp = seen[0].reshape(len(z), -1)
-    if inp.shape[1] == nz + n_classes and not torch.allclose(inp, want, atol=1e-6):
-        if torch.allclose(inp, torch.cat([onehot, z], 1), atol=1e-6):
+    seen = report["first_input"]
+    if not isinstance(seen, torch.Tensor):
+        fail(name, "the first transposed convolution was never called: forward should run the inner generator.")
+    if seen.numel() != want.numel():
+        fail(name, f"the first transposed convolution received an input of shape {tuple(seen.shape)}; expected "
+                   f"[z, one_hot(y)] of shape ({n_classes}, {nz + n_classes}, 1, 1).")
+    inp = seen.reshape(len(z), -1).double()
+    if not _allclose(inp, want.double(), atol=1e-6):
+        if _allclose(inp, torch.cat([onehot, z], 1).double(), atol=1e-6):
             pass  # [one_hot(y), z] is as good
-        elif torch.allclose(inp[:, :nz], z, atol=1e-6):
+        elif _allclose(inp[:, :nz], z.double(), atol=1e-6):
             fail(name, "the label part of the input is not one_hot(y): use F.one_hot(y, n_classes).float() "
                        "(y holds integer labels 0..n_classes-1).")
         else:
             fail(name, "the first layer does not receive [z, one_hot(y)]: concatenate along dim=1, "
                        "torch.cat([z, F.one_hot(y, n_classes).float()], dim=1).")
     flat = x.reshape(n_classes, -1).double()
-    dist = torch.cdist(flat, flat) + torch.eye(n_classes, dtype=torch.float64)
+    dist = _cdist(flat, flat) + torch.eye(n_classes, dtype=torch.float64)
     if float(dist.min()) < 1e-5:
         fail(name, "two different labels gave the same image for the same z: the label is not used.")
-    z2 = torch.randn(n_classes, nz, generator=g)
-    with torch.no_grad():
-        x2 = call(model.forward, name, (z2, torch.full((n_classes,), 3)), reference=_cond_forward)
+    if report["same_label"] is None:
+        fail(name, f"G(z, y) should be a torch.Tensor, got {report['same_label_type']}.")
+    x2 = expect_tensor(report["same_label"], name, "G(z, y)", (n_classes, nc, image_size, image_size))
     if float(x2.reshape(n_classes, -1).std(0).max()) < 1e-5:
         fail(name, "different z with the same label gave the same image: z is not used.")
-    model.train()
-    out = call(model.forward, name, (z2, y), reference=_cond_forward)
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+    if not report["requires_grad"]:
         fail(name, "G(z, y) carries no gradient in training mode: do not detach or use torch.no_grad() in forward.")
-    out.sum().backward()
-    if first.weight.grad is None or float(first.weight.grad[nz:].abs().sum()) == 0:
+    if not report["label_grad"]:
         fail(name, "no gradient reaches the weights that read the label.")
+    _check_data_path(ConditionalGenerator, name, (nz, n_classes, ngf, nc, image_size), z2, y, onehot)
     passed(name, f"G(z, y) on [z, one_hot(y)]: {n_classes} labels give {n_classes} different images "
                  f"{tuple(x.shape[1:])} for one z.")

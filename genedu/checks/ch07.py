@@ -10,9 +10,14 @@ calls it with the defaults, the hidden tests with other seeds and shapes.
 - the loss draws t and eps itself: the check's network records what it is called with, recovers the
   noise behind each x_t, and tests that the noise is standard normal, that t is uniform, and that the
   loss is the mean squared error against that very noise;
-- the samplers are run with the exact noise predictor of Gaussian data
-  (:func:`genedu.diffusion.gaussian_optimal_eps`): their output is Gaussian, with a mean and covariance
-  the check computes exactly by propagating the moments through the (linear-Gaussian) chain.
+- the samplers are run with the exact noise predictor of Gaussian data (:class:`_OptimalEps`, the
+  check's own module computing :func:`genedu.diffusion.gaussian_optimal_eps`): their output is Gaussian,
+  with a mean and covariance the check computes exactly by propagating the moments through the
+  (linear-Gaussian) chain.
+
+When graded, the answers run in the grader's sandbox: the check's networks travel there as copies (so that
+the loss's gradient reaches the recorder's weight and the samplers need no round trip per step), and what
+they record comes back through a callback (the recorder, the step model) or a buffer (``_OptimalEps.calls``).
 """
 from __future__ import annotations
 
@@ -23,6 +28,13 @@ from torch import nn
 
 from genedu import diffusion as _diffusion
 from genedu.checks._core import call, close, compare, expect_seeded, expect_tensor, fail, passed
+
+# The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them (so
+# the notebook's answers and try-it cells use the student's own functions instead: the loss makes x_t itself,
+# the samplers take their own steps, the digits are drawn with the student's DDIM).
+REFERENCES = ("genedu.diffusion.cosine_beta_schedule", "genedu.diffusion.q_sample", "genedu.diffusion.diffusion_loss",
+              "genedu.diffusion.train_denoiser", "genedu.diffusion.p_sample_step", "genedu.diffusion.p_mean_variance",
+              "genedu.diffusion.ddpm_sample", "genedu.diffusion.ddim_sample")
 
 # References bound at import time: replacing genedu.diffusion.* later does not change them.
 _cosine_ref = _diffusion.cosine_beta_schedule
@@ -35,10 +47,16 @@ _ddpm_ref = _diffusion.ddpm_sample
 _ddim_ref = _diffusion.ddim_sample
 _make_schedule = _diffusion.make_schedule
 _linear = _diffusion.linear_beta_schedule
-_optimal_eps = _diffusion.gaussian_optimal_eps
 _ddim_timesteps = _diffusion.ddim_timesteps
 _Schedule = _diffusion.Schedule
 _inv, _cov = torch.linalg.inv, torch.cov
+
+
+def _forbidden(*own):
+    """The references an answer must not call (in the notebook's self-check): its own first (they name the
+    expected signature), then the chapter's other ones, which the grader's sandbox does not provide either."""
+    every = (_cosine_ref, _q_sample_ref, _loss_ref, _train_ref, _step_ref, _mean_var_ref, _ddpm_ref, _ddim_ref)
+    return own + tuple(r for r in every if r not in own)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -88,12 +106,12 @@ def check_cosine_beta_schedule(cosine_beta_schedule, seed: int = 0, T: int = 100
         (1 - _cosine_loop(T, s), "these are the alphas, 1 - beta_t; return the betas."),
         ((1 - abar[:-1] / abar[1:]).clamp(max=0.999), "the ratio is upside down: beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}."),
     ]
-    out = call(cosine_beta_schedule, name, (T, s), reference=_cosine_ref)
+    out = call(cosine_beta_schedule, name, (T, s), reference=_forbidden(_cosine_ref))
     hints = {(T + 1,): "you returned T + 1 values: alpha_bar has T + 1 values (t = 0..T), the betas T (t = 1..T).",
              (T - 1,): "you returned T - 1 values: evaluate f at t = 0, 1, ..., T (T + 1 points) to get T betas."}
     betas = expect_tensor(out, name, "betas", (T,), hints)
     compare(betas, expected, name, "the betas tensor", mistakes, rtol=5e-4, atol=1e-7)  # float32 answers pass
-    default = call(cosine_beta_schedule, name, (T,), reference=_cosine_ref)
+    default = call(cosine_beta_schedule, name, (T,), reference=_forbidden(_cosine_ref))
     default = expect_tensor(default, name, "betas with the default s", (T,))
     if not close(default, _cosine_loop(T, 0.008), rtol=5e-4, atol=1e-7):
         fail(name, "called without s, the result differs from s = 0.008: the default of s should be 0.008.")
@@ -141,7 +159,7 @@ def check_q_sample(q_sample, seed: int = 0, batch: int = 16, shape: tuple = (2,)
                                                                      "form q(x_t | x_0) uses alpha_bar_t = alphas_cumprod[t]."),
         (combo(ab[t].sqrt(), (1 - ab[t]).sqrt() * 0), "the noise is missing."),
     ]
-    out = call(q_sample, name, (x0.clone(), t.clone(), noise.clone(), sched), reference=_q_sample_ref)
+    out = call(q_sample, name, (x0.clone(), t.clone(), noise.clone(), sched), reference=_forbidden(_q_sample_ref))
     hints = {(batch, batch, *shape[1:]): "alpha_bar[t] of shape (B,) broadcast against the wrong axis: reshape it "
                                          "to (B, 1, ..., 1), e.g. with genedu.diffusion.extract(a, t, x0)."}
     if len(shape) == 1:
@@ -157,13 +175,19 @@ def check_q_sample(q_sample, seed: int = 0, batch: int = 16, shape: tuple = (2,)
 # --- 3. the training loss -----------------------------------------------------------------------------------
 
 class _Recorder(nn.Module):
-    """A fixed, differentiable stand-in for eps_theta that records its inputs."""
+    """A fixed, differentiable stand-in for eps_theta that records its inputs.
+
+    It runs where the answer runs (in the grader's sandbox it travels as a copy, so that the loss's gradient
+    reaches its weight); each call is reported to ``record``, a function of the check (in the sandbox a
+    callback into the grader), which appends to ``calls``."""
 
     def __init__(self, dim: int, T: int, g: torch.Generator):
         super().__init__()
         self.weight = nn.Parameter(0.5 * torch.randn(dim, dim, generator=g))
         self.T = T
-        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+        calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.calls = calls
+        self.record = lambda x_t, t: calls.append((x_t, t))
 
     def fn(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         phase = torch.sin(3.0 * t.double() / self.T).to(x_t.dtype)[:, None]
@@ -173,7 +197,7 @@ class _Recorder(nn.Module):
         if not isinstance(x_t, torch.Tensor) or not isinstance(t, torch.Tensor):
             raise TypeError(f"eps_model must be called as eps_model(x_t, t) with two tensors, got "
                             f"{type(x_t).__name__} and {type(t).__name__}")
-        self.calls.append((x_t.detach().clone(), t.detach().clone()))
+        self.record(x_t.detach().clone(), t.detach().clone())
         return self.fn(x_t, t)
 
 
@@ -194,7 +218,7 @@ def check_diffusion_loss(diffusion_loss, seed: int = 0, batch: int = 6000, dim: 
     def run(s):
         model.calls.clear()
         model.zero_grad()
-        out = call(diffusion_loss, name, (model, x0.clone(), sched), {"generator": _gen(s)}, reference=(_loss_ref, _train_ref))
+        out = call(diffusion_loss, name, (model, x0.clone(), sched), {"generator": _gen(s)}, reference=_forbidden(_loss_ref, _train_ref))
         if isinstance(out, tuple):
             fail(name, "return the loss alone, a scalar tensor (not a tuple).")
         return expect_tensor(out, name, "the loss", (), {(batch,): "you returned one loss per example; average them "
@@ -275,12 +299,15 @@ def check_diffusion_loss(diffusion_loss, seed: int = 0, batch: int = 6000, dim: 
 # --- 4. one reverse step ----------------------------------------------------------------------------------
 
 class _StepModel:
-    """A fixed nonlinear noise predictor that checks how it is called."""
+    """A fixed nonlinear noise predictor that checks how it is called; the timesteps it is called with are
+    reported to ``record`` (in the grader's sandbox a callback into the grader), which appends to ``ts``."""
 
     def __init__(self, dim: int, T: int, g: torch.Generator):
         self.weight = torch.randn(dim, dim, generator=g, dtype=torch.float64) / math.sqrt(dim)
         self.T = T
-        self.ts: list = []
+        ts: list = []
+        self.ts = ts
+        self.record = lambda t: ts.append(t)
 
     def __call__(self, x_t, t):
         if not isinstance(t, torch.Tensor):
@@ -289,7 +316,7 @@ class _StepModel:
         if t.is_floating_point() or tuple(t.shape) != (len(x_t),):
             raise TypeError(f"eps_model expects t as a (B,) = ({len(x_t)},) int64 tensor, got dtype {t.dtype} and shape "
                             f"{tuple(t.shape)}: torch.full((B,), t, dtype=torch.long)")
-        self.ts.append(t.clone())
+        self.record(t.clone())
         flat = x_t.reshape(len(x_t), -1).double()
         out = torch.tanh(flat @ self.weight) + torch.cos(7.0 * t.double() / self.T)[:, None]
         return out.to(x_t.dtype).reshape(x_t.shape)
@@ -339,7 +366,7 @@ def check_reverse_step(reverse_step, seed: int = 0, batch: int = 8, dim: int = 3
                              + (math.sqrt(float(b[p])) if p > 0 else 0.0) * z,
                              "t is off by one: use the schedule at index t itself (betas[t], alphas[t], "
                              "alphas_cumprod[t]); the arrays are indexed 0..T-1 like the timesteps."))
-        out = call(reverse_step, name, (model, x.clone(), t, sched, z.clone()), reference=(_step_ref, _mean_var_ref))
+        out = call(reverse_step, name, (model, x.clone(), t, sched, z.clone()), reference=_forbidden(_step_ref, _mean_var_ref))
         out = expect_tensor(out, name, f"x_(t-1) at t = {t}", (batch, dim))
         if not model.ts:
             fail(name, "eps_model was not called: predict the noise with eps = eps_model(x_t, t_batch).")
@@ -353,6 +380,44 @@ def check_reverse_step(reverse_step, seed: int = 0, batch: int = 8, dim: int = 3
 
 
 # --- 5-6. the samplers, with the exact denoiser of Gaussian data -------------------------------------------
+
+class _OptimalEps(nn.Module):
+    """The exact noise predictor of Gaussian data N(mean, cov) (as :func:`genedu.diffusion.gaussian_optimal_eps`),
+    as a module of this file: in the grader it travels into the sandbox as a copy and runs next to the answer
+    (no round trip per network evaluation), and its buffers come back after the call: ``calls`` counts the
+    evaluations."""
+
+    def __init__(self, mean: torch.Tensor, cov: torch.Tensor, sched: _Schedule):
+        super().__init__()
+        mean64, cov64 = mean.detach().double(), cov.detach().double()
+        eye = torch.eye(len(mean64), dtype=torch.float64)
+        abar = sched.alphas_cumprod
+        self.register_buffer("gains", (1 - abar).sqrt()[:, None, None]
+                             * _inv(abar[:, None, None] * cov64 + (1 - abar)[:, None, None] * eye))
+        self.register_buffer("shift", abar.sqrt()[:, None] * mean64)  # sqrt(alpha_bar_t) mean, (T, D)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.T, self.d = sched.T, len(mean64)
+
+    def forward(self, x_t, t):
+        if not isinstance(x_t, torch.Tensor) or not x_t.is_floating_point():
+            raise TypeError(f"eps_model expects x_t as a float tensor, got {type(x_t).__name__}")
+        if not isinstance(t, torch.Tensor) or t.is_floating_point() or t.dtype == torch.bool \
+                or tuple(t.shape) != (len(x_t),):
+            got = f"dtype {t.dtype} and shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"eps_model expects t as a (B,) = ({len(x_t)},) int64 tensor, got {got}: "
+                            "torch.full((B,), t, dtype=torch.long)")
+        if len(t) and (int(t.min()) < 0 or int(t.max()) >= self.T):
+            raise ValueError(f"t must hold timesteps in 0..T-1 = {self.T - 1}, got values from {int(t.min())} to "
+                             f"{int(t.max())}")
+        x = x_t.reshape(len(x_t), -1)
+        if x.shape[1] != self.d:
+            raise ValueError(f"x_t must have {self.d} values per example, got shape {tuple(x_t.shape)}")
+        with torch.no_grad():
+            self.calls += 1
+        tc = t.long().cpu()
+        eps = torch.einsum("bij,bj->bi", self.gains[tc], x.detach().double().cpu() - self.shift[tc])
+        return eps.to(dtype=x_t.dtype, device=x_t.device).reshape(x_t.shape)
+
 
 def _gaussian_problem(seed: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = _gen(seed + 77)
@@ -398,6 +463,10 @@ def _ddim_moments(sched: _Schedule, mean, cov, steps: int, last_step=True, use_a
 
 
 def _matches(x: torch.Tensor, m: torch.Tensor, P: torch.Tensor, sigmas: float = 5.0) -> bool:
+    """Whether samples ``x`` have mean ``m`` and covariance ``P`` within ``sigmas`` standard errors. A chain whose
+    moments blow up (a wrong variant that diverges) matches nothing: its standard errors would accept anything."""
+    if not (bool(torch.isfinite(m).all()) and bool(torch.isfinite(P).all())) or float(P.abs().max()) > 1e6:
+        return False
     n = len(x)
     se_mean = (P.diagonal() / n).sqrt() + 1e-9
     se_cov = ((P.diagonal()[:, None] * P.diagonal()[None] + P**2) / n).sqrt() + 1e-9
@@ -419,11 +488,11 @@ def check_ddpm_sample(ddpm_sample, seed: int = 0, n: int = 8000, dim: int = 2, T
     name = "ddpm_sample"
     sched = _schedule(kind, T)
     mean, cov = _gaussian_problem(seed, dim)
-    eps_model = _optimal_eps(mean, cov, sched)
+    eps_model = _OptimalEps(mean, cov, sched)
     m, P = _chain_moments(sched, mean, cov)
 
     def draw(s, size=n):
-        return call(ddpm_sample, name, (eps_model, size, dim, sched), {"generator": _gen(s)}, reference=_ddpm_ref)
+        return call(ddpm_sample, name, (eps_model, size, dim, sched), {"generator": _gen(s)}, reference=_forbidden(_ddpm_ref))
 
     x = _sampler_result(draw(seed + 1000), name, n, dim)
     if not _matches(x, m, P):
@@ -462,21 +531,18 @@ def check_ddim_sample(ddim_sample, seed: int = 0, n: int = 8000, dim: int = 2, T
     name = "ddim_sample"
     sched = _schedule(kind, T)
     mean, cov = _gaussian_problem(seed + 1, dim)
-    eps_model = _optimal_eps(mean, cov, sched)
+    eps_model = _OptimalEps(mean, cov, sched)
     m, P = _ddim_moments(sched, mean, cov, steps)
     expected, states, _ = _ddim_ref(eps_model, (n, dim), sched, steps=steps, generator=_gen(seed + 1000),
                                     progress=False, frames=steps)
     expected, before_last = expected.double(), states[-2].double()
-    calls = []
-
-    def counting(x_t, t):
-        calls.append(int(t[0]))
-        return eps_model(x_t, t)
-
-    out = call(ddim_sample, name, (counting, n, dim, sched, steps), {"generator": _gen(seed + 1000)}, reference=_ddim_ref)
+    eps_model.calls.zero_()
+    out = call(ddim_sample, name, (eps_model, n, dim, sched, steps), {"generator": _gen(seed + 1000)},
+               reference=_forbidden(_ddim_ref))
     x = _sampler_result(out, name, n, dim)
-    if len(calls) != steps:
-        fail(name, f"the network was evaluated {len(calls)} times; DDIM with {steps} steps evaluates it once per "
+    calls = int(eps_model.calls)
+    if calls != steps:
+        fail(name, f"the network was evaluated {calls} times; DDIM with {steps} steps evaluates it once per "
                    f"timestep of ddim_timesteps(T, steps), {steps} times.")
     if close(x, expected, rtol=1e-3, atol=1e-3):
         passed(name, f"matches DDIM (eta = 0) from the same x_T, {steps} steps.")

@@ -51,9 +51,9 @@ WRONG_ANSWERS = {
     "ex6-answer": '''class ConditionalGenerator(nn.Module):
     def __init__(self, nz, n_classes, ngf, nc, image_size):
         super().__init__()
-        self.net = dcgan.DCGANGenerator(nz + 1, ngf, nc, image_size)
+        self.net = dcgan_generator(nz + 1, ngf, nc, image_size)
 
     def forward(self, z, y):
-        return self.net(torch.cat([z, y[:, None].float()], dim=1))
+        return self.net(torch.cat([z, y[:, None].float()], dim=1)[:, :, None, None])
 ''',
 }

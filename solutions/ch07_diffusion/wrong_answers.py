@@ -20,7 +20,8 @@ WRONG_ANSWERS = {
     "ex3-answer": '''def diffusion_loss(eps_model, x0, schedule, generator=None):
     t = torch.randint(schedule.T, (len(x0),), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
-    x_t = diffusion.q_sample(x0, t, eps, schedule)
+    alpha_bar = diffusion.extract(schedule.alphas_cumprod, t, x0)
+    x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
     return ((x0 - eps_model(x_t, t)) ** 2).mean()
 ''',
     # noise added at the last step too
@@ -36,7 +37,11 @@ WRONG_ANSWERS = {
         x = torch.randn(n, dim, generator=generator)
         for t in range(schedule.T):
             z = torch.randn(n, dim, generator=generator)
-            x = diffusion.p_sample_step(eps_model, x, t, schedule, z)
+            beta, alpha, alpha_bar = schedule.betas[t].item(), schedule.alphas[t].item(), schedule.alphas_cumprod[t].item()
+            eps = eps_model(x, torch.full((n,), t, dtype=torch.long))
+            x = (x - beta / math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha)
+            if t > 0:
+                x = x + math.sqrt(beta) * z
         return x
 ''',
     # alphas where alphas_cumprod belongs
