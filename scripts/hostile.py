@@ -105,7 +105,24 @@ def wrong(source: str) -> str:
         f"{name} = _scaled({name})\n")
 
 
-# --- attacks on one answer: (name, what, builder(solution, fname, module) -> answer source) -------------
+def explicit_wrong_answers(name: str) -> dict[str, str]:
+    """``solutions/<name>/wrong_answers.py``'s WRONG_ANSWERS (answers a generic change cannot break:
+    one that returns a model or integers, say), if it has one."""
+    path = ROOT / "solutions" / name / "wrong_answers.py"
+    if not path.exists():
+        return {}
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace["WRONG_ANSWERS"]
+
+
+def wrong_answers(name: str, solved: dict[str, str]) -> dict[str, str]:
+    """A wrong version of every answer: the explicit one, else the generic :func:`wrong`."""
+    explicit = explicit_wrong_answers(name)
+    return {gid: explicit.get(gid) or wrong(src) for gid, src in solved.items()}
+
+
+# --- attacks on one answer: (name, what, builder(solution, fname, wrong answer) -> answer source) ---------
 
 _REPLACE_CHECKS = '''
 import pkgutil
@@ -170,9 +187,9 @@ def _rename(source: str, fname: str, new: str) -> str:
 
 def _wrapping(template: str):
     """An attack that wraps the (wrong) answer, renamed ``_inner``."""
-    def build(solution, fname, module):
-        return _rename(wrong(solution), fname, "_inner").replace(f"{fname} = _scaled({fname})",
-                                                                  "_inner = _scaled(_inner)") \
+    def build(solution, fname, wrong_source):
+        return _rename(wrong_source, fname, "_inner").replace(f"{fname} = _scaled({fname})",
+                                                              "_inner = _scaled(_inner)") \
             + template.format(f=fname, pwned=PWNED)
     return build
 
@@ -180,61 +197,61 @@ def _wrapping(template: str):
 ATTACKS = [
     ("mock-checks-main", "replaces every check_* of __main__ and genedu.checks by unittest.mock.MagicMock() "
                          "(reached through pkgutil.resolve_name)",
-     lambda s, f, m: wrong(s) + _REPLACE_CHECKS.format(replace="import unittest.mock\n_fake = unittest.mock.MagicMock()")),
+     lambda s, f, w: w + _REPLACE_CHECKS.format(replace="import unittest.mock\n_fake = unittest.mock.MagicMock()")),
     ("callable-checks", "replaces the check helpers by callable objects that accept anything",
-     lambda s, f, m: wrong(s) + _REPLACE_CHECKS.format(
+     lambda s, f, w: w + _REPLACE_CHECKS.format(
          replace="class _Pass:\n    def __call__(self, *a, **k):\n        return a[0] if a else None\n_fake = _Pass()")),
     ("patch-while-running", "patches the checks' comparisons and torch.isclose/allclose/equal while it runs",
      _wrapping(_PATCH_WHILE_RUNNING)),
     ("tensor-subclass", "returns a tensor subclass that answers every comparison with True", _wrapping(_SUBCLASS)),
     ("pickle-payload", "writes pickles that would run a command if unpickled to every file descriptor, "
-                       "and returns such an object", lambda s, f, m: _PICKLE_FRAMES.format(f=f, pwned=PWNED)),
+                       "and returns such an object", lambda s, f, w: _PICKLE_FRAMES.format(f=f, pwned=PWNED)),
     ("huge-output", "returns a 1 GiB tensor",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    return torch.zeros(2 ** 28)\n"),
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    return torch.zeros(2 ** 28)\n"),
     ("closes-pipes", "closes every file descriptor, so that nothing comes back",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os.closerange(0, 4096)\n    return None\n"),
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    import os\n    os.closerange(0, 4096)\n    return None\n"),
     ("ignores-alarm", "ignores the time-out signal and loops forever (the grader stops the process)",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    import signal\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
                      "    while True:\n        pass\n"),
-    ("raises", "the answer raises", lambda s, f, m: f"def {f}(*args, **kwargs):\n    raise ValueError('my answer is broken')\n"),
+    ("raises", "the answer raises", lambda s, f, w: f"def {f}(*args, **kwargs):\n    raise ValueError('my answer is broken')\n"),
     ("endless-loop", "the answer loops forever (interrupted)",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    while True:\n        pass\n"),
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    while True:\n        pass\n"),
     ("catches-interrupt", "loops forever and swallows KeyboardInterrupt and SystemExit",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    while True:\n        try:\n            while True:\n                pass\n"
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    while True:\n        try:\n            while True:\n                pass\n"
                      "        except (KeyboardInterrupt, SystemExit, Exception):\n            pass\n"),
-    ("sys-exit", "`sys.exit()` at the top of the answer cell", lambda s, f, m: "import sys\nsys.exit()\n" + wrong(s)),
+    ("sys-exit", "`sys.exit()` at the top of the answer cell", lambda s, f, w: "import sys\nsys.exit()\n" + w),
     ("os-exit", "`os._exit(1)` in the answer",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os._exit(1)\n"),
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    import os\n    os._exit(1)\n"),
     ("os-kill", "`os.kill(os.getpid(), 9)` in the answer",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    import os\n    os.kill(os.getpid(), 9)\n"),
-    ("exit", "`exit()` in the answer", lambda s, f, m: f"def {f}(*args, **kwargs):\n    exit()\n"),
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    import os\n    os.kill(os.getpid(), 9)\n"),
+    ("exit", "`exit()` in the answer", lambda s, f, w: f"def {f}(*args, **kwargs):\n    exit()\n"),
     ("memory", "allocates 1 TiB, then 100 x 1 GiB",
-     lambda s, f, m: f"def {f}(*args, **kwargs):\n    try:\n        torch.empty(2 ** 40, dtype=torch.uint8)\n"
+     lambda s, f, w: f"def {f}(*args, **kwargs):\n    try:\n        torch.empty(2 ** 40, dtype=torch.uint8)\n"
                      "    except (RuntimeError, MemoryError):\n        pass\n"
                      "    return [torch.empty(2 ** 30, dtype=torch.uint8) for _ in range(100)]\n"),
     ("writes-1gib", "writes 1 GiB with torch.save (capped), then a wrong answer",
-     lambda s, f, m: "try:\n    torch.save(torch.zeros(2 ** 28), 'big.pt')\nexcept Exception as err:\n"
-                     "    print('write refused:', type(err).__name__)\n" + wrong(s)),
-    ("magic-shell", "a wrong answer with a shell escape and magics", lambda s, f, m: wrong(s) + "\n!ls /\n%env X=1\n"),
+     lambda s, f, w: "try:\n    torch.save(torch.zeros(2 ** 28), 'big.pt')\nexcept Exception as err:\n"
+                     "    print('write refused:', type(err).__name__)\n" + w),
+    ("magic-shell", "a wrong answer with a shell escape and magics", lambda s, f, w: w + "\n!ls /\n%env X=1\n"),
 ]
 # attacks that need genedu's own implementation of the exercise
 REFERENCE_ATTACKS = [
-    ("calls-reference", "calls genedu's reference", lambda s, f, m: f"import {m}\n\ndef {f}(*args, **kwargs):\n"
+    ("calls-reference", "calls genedu's reference", lambda s, f, w, m: f"import {m}\n\ndef {f}(*args, **kwargs):\n"
                                                                      f"    return {m}.{f}(*args, **kwargs)\n"),
     ("reload-reference", "reloads genedu's module, then calls the reference",
-     lambda s, f, m: f"import importlib\nimport {m}\nimportlib.reload({m})\n\ndef {f}(*args, **kwargs):\n"
+     lambda s, f, w, m: f"import importlib\nimport {m}\nimportlib.reload({m})\n\ndef {f}(*args, **kwargs):\n"
                      f"    return importlib.reload({m}).{f}(*args, **kwargs)\n"),
     ("source-of-reference", "runs the source code of genedu's reference",
-     lambda s, f, m: f"import inspect\nimport {m}\nexec(inspect.getsource({m}.{f}), {m}.__dict__)\n{f} = {m}.{f}\n"),
+     lambda s, f, w, m: f"import inspect\nimport {m}\nexec(inspect.getsource({m}.{f}), {m}.__dict__)\n{f} = {m}.{f}\n"),
     ("patches-reference", "a wrong answer that replaces genedu's reference by itself",
-     lambda s, f, m: wrong(s) + f"\nimport {m}\n{m}.{f} = {f}\n"),
+     lambda s, f, w, m: w + f"\nimport {m}\n{m}.{f} = {f}\n"),
 ]
 
 
 def attacks_for(fname: str) -> list[tuple]:
     module = library_function(fname)
-    return ATTACKS + ([(n, w, (lambda b: lambda s, f, m: b(s, f, module))(b)) for n, w, b in REFERENCE_ATTACKS]
-                      if module else [])
+    return ATTACKS + ([(n, what, (lambda b: lambda s, f, w: b(s, f, w, module))(b))
+                       for n, what, b in REFERENCE_ATTACKS] if module else [])
 
 
 # --- honest habits: (name, prefix, suffix); %%time must stay the first line ------------------------------
@@ -273,7 +290,7 @@ def apply_habits(source: str, habits: list[tuple]) -> str:
 
 # --- the cases --------------------------------------------------------------------------------------
 
-def _structure(name, release, source, tests, graded, answer, target, rest, solved, other_release):
+def _structure(name, release, tests, graded, answer, target, rest, solved, wrong_answer, other_release):
     cases = []
 
     def case(student, what, nb_or_bytes, zero=(), full=(), below_max=True):
@@ -283,17 +300,17 @@ def _structure(name, release, source, tests, graded, answer, target, rest, solve
     def with_answer(src):
         return fill_answers(release, {**solved, answer: src})
 
-    nb = with_answer(wrong(solved[answer]))
+    nb = with_answer(wrong_answer)
     nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != target]
     case("deleted-test", "wrong answer, its test cell deleted (nbgrader puts it back)", nb, zero={target}, full=rest)
-    nb = with_answer(wrong(solved[answer]))
+    nb = with_answer(wrong_answer)
     for c in nb.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == target:
             c.cell_type = "markdown"
             c.pop("outputs", None)
             c.pop("execution_count", None)
     case("test-as-markdown", "wrong answer, its test cell turned into Markdown", nb, zero={target}, full=rest)
-    nb = with_answer(wrong(solved[answer]))
+    nb = with_answer(wrong_answer)
     for c in nb.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == target:
             c.source = "pass  # the test, edited away"
@@ -329,6 +346,7 @@ def _setup(release, source):
 def hostile_cases(name: str, release, source, other_release=None) -> list[Case]:
     """Every attack on the first exercise, one submission each, plus the notebook-level cases."""
     solved, tests, graded = _setup(release, source)
+    wrongs = wrong_answers(name, solved)
     answer = next(iter(tests))
     target = tests[answer]
     rest = set(graded) - {target}
@@ -336,19 +354,21 @@ def hostile_cases(name: str, release, source, other_release=None) -> list[Case]:
     cases = [Case("honest-solved", "every answer is the solution", _bytes(fill_answers(release, solved)),
                   full=set(graded), below_max=False, honest=True),
              Case("honest-one-wrong", f"honest, one wrong answer ({answer})",
-                  _bytes(fill_answers(release, {**solved, answer: wrong(solved[answer])})), zero={target}, full=rest,
+                  _bytes(fill_answers(release, {**solved, answer: wrongs[answer]})), zero={target}, full=rest,
                   honest=True)]
     for student, what, build in attacks_for(fname):
-        nb = fill_answers(release, {**solved, answer: build(solved[answer], fname, None)})
+        nb = fill_answers(release, {**solved, answer: build(solved[answer], fname, wrongs[answer])})
         cases.append(Case(student, what, _bytes(nb), {target}, rest))
-    cases += _structure(name, release, source, tests, graded, answer, target, rest, solved, other_release)
+    cases += _structure(name, release, tests, graded, answer, target, rest, solved, wrongs[answer], other_release)
     return cases
 
 
-def hostile_notebooks(release, source, skip=()) -> list[tuple[str, bytes, set[str], set[str]]]:
-    """The attacks (but those named in ``skip``) packed one per answer cell: (what, notebook bytes,
-    graded cells that must score 0, graded cells that must keep full marks). Each attack is used once."""
+def hostile_notebooks(name: str, release, source, skip=()) -> list[tuple[str, bytes, set[str], set[str]]]:
+    """The attacks (but those named in ``skip``) packed one per answer cell, the last answer left
+    honest: (what, notebook bytes, graded cells that must score 0, graded cells that must keep full
+    marks). Each attack is used once."""
     solved, tests, graded = _setup(release, source)
+    wrongs = wrong_answers(name, solved)
     answers = list(tests)
     per_answer = {a: [t for t in attacks_for(defined_name(solved[a])) if t[0] not in skip] for a in answers}
     names = sorted({n for attacks in per_answer.values() for n, _, _ in attacks},
@@ -356,8 +376,8 @@ def hostile_notebooks(release, source, skip=()) -> list[tuple[str, bytes, set[st
     packed = []
     todo = list(names)
     while todo:
-        chosen, answers_used = {}, []
-        for a in answers:
+        chosen = {}
+        for a in answers[:-1]:  # the last answer stays honest: every notebook shows what an attack costs the rest
             options = {n: b for n, _, b in per_answer[a]}
             pick = next((n for n in todo if n in options and n not in chosen.values()), None)
             if pick:
@@ -369,7 +389,7 @@ def hostile_notebooks(release, source, skip=()) -> list[tuple[str, bytes, set[st
         for a, attack in chosen.items():
             fname = defined_name(solved[a])
             build = {n: b for n, _, b in per_answer[a]}[attack]
-            new[a] = build(solved[a], fname, None)
+            new[a] = build(solved[a], fname, wrongs[a])
         zero = {tests[a] for a in chosen}
         what = ", ".join(f"{a}: {n}" for a, n in chosen.items())
         packed.append((what, _bytes(fill_answers(release, new)), zero, set(graded) - zero))

@@ -68,16 +68,6 @@ def defined_function(source: str) -> str:
     return match.group(1)
 
 
-def wrong_answers(name: str) -> dict[str, str]:
-    """The explicit wrong answers of an assignment, if it has solutions/<name>/wrong_answers.py."""
-    path = ROOT / "solutions" / name / "wrong_answers.py"
-    if not path.exists():
-        return {}
-    namespace: dict = {}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    return namespace["WRONG_ANSWERS"]
-
-
 @pytest.fixture(scope="module", params=assignments())
 def graded(request, tmp_path_factory):
     """Generate the release of one assignment in a temporary course and autograde a batch."""
@@ -102,12 +92,12 @@ def graded(request, tmp_path_factory):
             tested_by[gid] = next(g for g, m in order[i + 1:] if m.get("grade"))
 
     students = {"solved": submission(solved_code), "unchanged": submission({})}
-    explicit = wrong_answers(name)
+    explicit = hostile.explicit_wrong_answers(name)
     for gid in tested_by:
         broken = dict(solved_code)
         broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
         students[f"wrong-{gid}"] = submission(broken)
-    packed = hostile.hostile_notebooks(release, source, skip=SLOW_ATTACKS)
+    packed = hostile.hostile_notebooks(name, release, source, skip=SLOW_ATTACKS)
     attacks = {}
     for i, (what, content, zero, full) in enumerate(packed):
         attacks[f"attacks-{i}"] = (what, zero, full)
