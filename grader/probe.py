@@ -482,9 +482,14 @@ def main(argv: list[str]) -> None:
     except BaseException:  # noqa: BLE001 - say why, then stop
         traceback.print_exc()
         raise
-    try:  # what every notebook imports first, loaded while the grader starts too
+    try:  # what every notebook loads first, loaded while the grader starts too
         import matplotlib.pyplot  # noqa: F401
+        import torch
+
         import genedu  # noqa: F401
+        weight = torch.nn.Parameter(torch.zeros(1))  # an optimiser's first step imports torch._dynamo (~2 s)
+        weight.grad = torch.zeros(1)
+        torch.optim.Adam([weight]).step()
     except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong
         pass
     probe.serve()
