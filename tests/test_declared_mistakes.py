@@ -73,6 +73,8 @@ class _Recorder:
 def test_each_declared_mistake_is_named(name, call, monkeypatch, capsys):
     check = getattr(checks, call.check)
     module = importlib.import_module(check.__module__)
+    if not hasattr(module, "compare"):
+        pytest.skip(f"{call.check}: its chapter declares no mistakes through compare (its messages come from its own tests)")
     answer = solutions(name)[call.answer]
     recorder = _Recorder(module)
     monkeypatch.setattr(module, "compare", recorder)
