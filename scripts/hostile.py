@@ -139,12 +139,19 @@ def {f}(*args, **kwargs):
     import pkgutil
     import torch
     core = pkgutil.resolve_name("genedu.checks._core")
-    for name in ("compare", "fail", "close", "expect_tensor", "expect_tuple", "expect_number"):
+    names = ("compare", "fail", "close", "expect_tensor", "expect_tuple", "expect_number")
+    saved = [getattr(core, n) for n in names] + [torch.isclose, torch.allclose, torch.equal]
+    for name in names:
         setattr(core, name, lambda *a, **k: a[0] if a else None)
     torch.isclose = lambda a, b, **k: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
     torch.allclose = lambda *a, **k: True
     torch.equal = lambda *a, **k: True
-    return _inner(*args, **kwargs)
+    try:
+        return _inner(*args, **kwargs)
+    finally:  # only while it runs: the notebook's other answers are left as they were
+        for name, value in zip(names, saved):
+            setattr(core, name, value)
+        torch.isclose, torch.allclose, torch.equal = saved[-3:]
 '''
 
 _PICKLE_FRAMES = '''
@@ -371,13 +378,18 @@ def hostile_notebooks(name: str, release, source, skip=()) -> list[tuple[str, by
     wrongs = wrong_answers(name, solved)
     answers = list(tests)
     per_answer = {a: [t for t in attacks_for(defined_name(solved[a])) if t[0] not in skip] for a in answers}
+    # an answer that another answer builds on (ch05's generator, say) is left honest: breaking it
+    # rightly costs the exercise that uses it too
+    used = {a for a in answers if any(re.search(rf"\b{defined_name(solved[a])}\b", solved[b])
+                                      for b in answers if b != a)}
+    attackable = [a for a in answers if a not in used] + [a for a in answers if a in used][-1:]
     names = sorted({n for attacks in per_answer.values() for n, _, _ in attacks},
                    key=lambda n: [x[0] for x in ATTACKS + REFERENCE_ATTACKS].index(n))
     packed = []
     todo = list(names)
     while todo:
         chosen = {}
-        for a in answers[:-1]:  # the last answer stays honest: every notebook shows what an attack costs the rest
+        for a in attackable[:-1]:  # the last stays honest: every notebook shows what an attack costs the rest
             options = {n: b for n, _, b in per_answer[a]}
             pick = next((n for n in todo if n in options and n not in chosen.values()), None)
             if pick:
