@@ -41,18 +41,13 @@ def restore_tests(submission, source) -> None:
 def grade(submission, source, *, sandboxed: bool = True, timeout: float = 60, budget: float = 300,
           course_root: str | None = None) -> dict:
     """Grade ``submission`` (a notebook) against the instructor's ``source``: grade_id -> Verdict."""
-    from grader import judge, sandbox, stubs
+    from grader import judge
     restore_tests(submission, source)
     sources = [c.source for c in submission.cells if judge.is_test(c)]
-    copy = stubs.stubbed_package(sandbox.genedu_folder(), judge.references(sources))
     with tempfile.TemporaryDirectory(prefix="genedu-direct-") as folder:
         nbformat.write(submission, Path(folder) / "submission.ipynb")  # as in autograded/<student>/<assignment>/
-        private = sandbox.private_folder()
-        started = sandbox.start(private=private, course_root=course_root or str(ROOT), submission=folder,
-                                genedu_copy=str(copy), sandbox=sandboxed)
-        from grader.remote import Session
-        session = Session(folder, course_root or str(ROOT), str(copy), cell_timeout=timeout, budget=budget,
-                          sandboxed=sandboxed, private=private, started=started)
+        session = judge.open_session(folder, course_root or str(ROOT), sources, cell_timeout=timeout, budget=budget,
+                                     sandboxed=sandboxed)
         try:
             return judge.run_notebook(session, submission.cells)
         finally:
@@ -81,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
             gid, path = item.split("=", 1)
             answers[gid] = Path(path).read_text()
         submission = fill_answers(release, answers)
-    import torch
-    torch.set_num_threads(1)  # as in autograde (nbgrader_plugins.JudgedExecute)
     start = time.perf_counter()
     verdicts = grade(submission, source, sandboxed=not args.unsandboxed)
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points", 0) for c in source.cells

@@ -112,6 +112,23 @@ def _lines(out: io.StringIO) -> list[str]:
     return [line for line in out.getvalue().splitlines() if line.strip()][:20]
 
 
+def open_session(folder: str, course_root: str, sources: list[str], *, cell_timeout: float = 60,
+                 budget: float = 120, sandboxed: bool = True, limits: dict | None = None):
+    """A ``remote.Session`` for the submission in ``folder``, its test cells ``sources``: the probe is
+    started with genedu's references stubbed, and imports torch while this process does the same."""
+    from grader import sandbox, stubs
+    copy = str(stubs.stubbed_package(sandbox.genedu_folder(), references(sources)))
+    limits = limits or {}
+    private = sandbox.private_folder()
+    started = sandbox.start(private=private, course_root=course_root, submission=folder, genedu_copy=copy,
+                            sandbox=sandboxed, **limits)
+    from grader.remote import Session  # imports torch and genedu, while the probe starts
+    import torch
+    torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
+    return Session(folder, course_root, copy, cell_timeout=cell_timeout, budget=budget, sandboxed=sandboxed,
+                   limits=limits, private=private, started=started)
+
+
 def is_test(cell) -> bool:
     """Whether a notebook cell is a test cell (nbgrader: graded code that is not an answer)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
@@ -34,28 +33,19 @@ class JudgedExecute(NbGraderPreprocessor):
     tmp_size = Integer(512 * MIB, help="Size of the probe's private /tmp (its working folder), in bytes.").tag(config=True)
     process_limit = Integer(256, help="Processes (threads included) the probe may run.").tag(config=True)
 
-    def preprocess(self, nb: NotebookNode, resources: dict):
-        from grader import judge, sandbox, stubs
+    def preprocess(self, nb, resources: dict):
+        from grader import judge
 
         clock = time.perf_counter()
         sources = [c.source for c in nb.cells if judge.is_test(c)]
-        try:
-            references = judge.references(sources)
-        except judge.TestCellError as err:
-            raise RuntimeError(f"the instructor's test cells cannot be judged: {err}") from None
-        copy = stubs.stubbed_package(sandbox.genedu_folder(), references)
         folder = resources.get("metadata", {}).get("path") or os.getcwd()
         limits = dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
                       processes=self.process_limit, tmp_size=self.tmp_size)
-        private = sandbox.private_folder()
-        started = sandbox.start(private=private, course_root=self.course_root or os.getcwd(), submission=folder,
-                                genedu_copy=str(copy), sandbox=self.sandbox, **limits)
-        from grader.remote import Session  # imports torch and genedu, while the probe starts
-        import torch
-        torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
-        session = Session(folder, self.course_root or os.getcwd(), str(copy), cell_timeout=self.timeout,
-                          budget=self.budget, sandboxed=self.sandbox, limits=limits, private=private,
-                          started=started)
+        try:
+            session = judge.open_session(folder, self.course_root or os.getcwd(), sources, cell_timeout=self.timeout,
+                                         budget=self.budget, sandboxed=self.sandbox, limits=limits)
+        except judge.TestCellError as err:
+            raise RuntimeError(f"the instructor's test cells cannot be judged: {err}") from None
         try:
             for gid, verdict in judge.run_notebook(session, nb.cells).items():
                 if not verdict.passed:

@@ -85,8 +85,8 @@ class _Text(io.TextIOBase):
 
 class Probe:
     def __init__(self, rfd: int, wfd: int):
-        import wire  # noqa: F401 - next to this file
-        self.wire = sys.modules["wire"]
+        import wire  # next to this file
+        self.wire = wire
         self.rfd, self.wfd = rfd, wfd
         self.handles: dict[int, object] = {}
         self.graphs: dict[int, tuple[list, list]] = {}

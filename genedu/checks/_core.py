@@ -26,6 +26,7 @@ The helpers here take care of what every check needs:
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import inspect
 import sys
@@ -40,7 +41,7 @@ _abs = torch.abs
 _Tensor = torch.Tensor
 
 
-class Remote:
+class Remote(abc.ABC):
     """Base of the grader's stand-ins for objects that live in the sandboxed probe (``grader/remote.py``).
 
     ``remote_call(args, kwargs)`` calls the object there and returns the result as grader objects;
@@ -49,11 +50,13 @@ class Remote:
 
     remote_name = "answer"
 
-    def remote_call(self, args: tuple, kwargs: dict):  # pragma: no cover - implemented by the grader
-        raise NotImplementedError
+    @abc.abstractmethod
+    def remote_call(self, args: tuple, kwargs: dict):
+        """Call the object in the probe (``grader.remote.RemoteObject`` implements it)."""
 
-    def remote_probe(self, function: Callable, args: tuple, kwargs: dict):  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def remote_probe(self, function: Callable, args: tuple, kwargs: dict):
+        """Run ``function(obj, *args, **kwargs)`` in the probe."""
 
 
 class RemoteError(Exception):
