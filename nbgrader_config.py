@@ -41,12 +41,13 @@ for _root in (_here, _repo):  # the grader lives next to this file, or next to t
         sys.path.insert(0, _root)
         break
 
-from grader.nbgrader_plugins import HideHiddenTraces, JudgedExecute  # noqa: E402
+from grader.nbgrader_plugins import DeduplicateIds, HideHiddenTraces, JudgedExecute, prestart  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
-                                    DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells,
-                                    OverwriteKernelspec, SaveAutoGrades)
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
 
+# DeduplicateIds is the grader's: nbgrader's own zeroes a notebook in which a cell was pasted twice.
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
                                       CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
@@ -86,3 +87,8 @@ c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades",
                                     HideHiddenTraces,
                                     "nbgrader.preprocessors.ClearHiddenTests"]
 c.ClearHiddenTests.enforce_metadata = False
+
+# `nbgrader autograde` starts the first submission's sandbox now, while nbgrader is still starting:
+# the probe imports torch in the meantime and is given the submission when it is graded.
+if sys.argv[1:2] == ["autograde"]:
+    prestart(c)

@@ -58,20 +58,20 @@ def references(sources: list[str]) -> list[str]:
     ``REFERENCES`` of the chapters whose checks they call, and the checks' own helpers (they compute
     the expected values; ``stubs.check_helpers``). Read from the source files, without importing
     genedu (so that the sandbox can start while the grader imports torch)."""
-    from grader import stubs
-    import importlib.util
-    folder = Path(importlib.util.find_spec("genedu.checks").submodule_search_locations[0])
+    from grader import sandbox, stubs
+    folder = sandbox.genedu_folder() / "checks"  # find_spec("genedu.checks") would import genedu
     where = {}  # check name -> its module file
     for node in ast.parse((folder / "__init__.py").read_text()).body:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genedu.checks."):
             for alias in node.names:
                 where[alias.asname or alias.name] = folder / (node.module.rsplit(".", 1)[1] + ".py")
-    found = set()
+    files = set()
     for source in sources:
         for c in parse_test_cell(source):
             if c.check not in where:
                 raise TestCellError(f"{c.check} is not one of genedu.checks' checks")
-            found.update(_static_assignment(where[c.check], "REFERENCES") or ())
+            files.add(where[c.check])
+    found = {ref for path in files for ref in _static_assignment(path, "REFERENCES") or ()}
     return sorted(found | set(stubs.check_helpers(folder.parent)))
 
 
@@ -112,21 +112,32 @@ def _lines(out: io.StringIO) -> list[str]:
     return [line for line in out.getvalue().splitlines() if line.strip()][:20]
 
 
-def open_session(folder: str, course_root: str, sources: list[str], *, cell_timeout: float = 60,
-                 budget: float = 120, sandboxed: bool = True, limits: dict | None = None):
-    """A ``remote.Session`` for the submission in ``folder``, its test cells ``sources``: the probe is
-    started with genedu's references stubbed, and imports torch while this process does the same."""
-    from grader import sandbox, stubs
-    copy = str(stubs.stubbed_package(sandbox.genedu_folder(), references(sources)))
-    limits = limits or {}
+def start_probe(course_root: str, *, sandboxed: bool = True, limits: dict | None = None):
+    """Start a probe, which imports torch while it waits for its submission (``sandbox.fill``);
+    returns ``(private folder, sandbox.Started)`` for :func:`open_session`."""
+    from grader import sandbox
     private = sandbox.private_folder()
-    started = sandbox.start(private=private, course_root=course_root, submission=folder, genedu_copy=copy,
-                            sandbox=sandboxed, **limits)
+    return private, sandbox.start(private=private, course_root=course_root, sandbox=sandboxed, **(limits or {}))
+
+
+def open_session(folder: str, course_root: str, sources: list[str], *, cell_timeout: float = 60,
+                 budget: float = 120, sandboxed: bool = True, limits: dict | None = None, started=None):
+    """A ``remote.Session`` for the submission in ``folder``, its test cells ``sources``: the probe
+    (``started`` by :func:`start_probe` with the same options, or started now) is given genedu with
+    the references stubbed, and imports torch while this process does the same."""
+    from grader import sandbox, stubs
+    limits = limits or {}
+    private, probe = started or start_probe(course_root, sandboxed=sandboxed, limits=limits)
+    try:
+        copy = str(stubs.stubbed_package(sandbox.genedu_folder(), references(sources)))
+    except BaseException:
+        sandbox.stop(private, probe)
+        raise
     from grader.remote import Session  # imports torch and genedu, while the probe starts
     import torch
     torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
     return Session(folder, course_root, copy, cell_timeout=cell_timeout, budget=budget, sandboxed=sandboxed,
-                   limits=limits, private=private, started=started)
+                   limits=limits, private=private, started=probe)
 
 
 def is_test(cell) -> bool:

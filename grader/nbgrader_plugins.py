@@ -6,18 +6,61 @@
   cell's output: the check's message as an error (nbgrader scores the cell 0), or its passed lines.
   Test cells are judged after the whole notebook has run, so a test cell moved above its answer
   still finds it.
+- :class:`DeduplicateIds` fixes nbgrader's for a cell pasted twice (its copies lose their ids).
 - :class:`HideHiddenTraces` keeps hidden tests out of the feedback (with nbgrader's
   ``ClearHiddenTests``).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import time
 
+from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
 GIB, MIB = 1024 ** 3, 1024 ** 2
+
+
+_spare: tuple | None = None  # (options, (private folder, started probe)) from prestart(), for the first notebook
+
+
+def prestart(config) -> None:
+    """Start the first notebook's probe from ``nbgrader_config.py``, while nbgrader itself starts: it
+    imports torch during that time (about 2 s of the 15 a notebook may take). The probe learns
+    which submission it runs only when :class:`JudgedExecute` gives it one; one that is not used
+    (options changed, nothing to grade) is stopped when nbgrader exits."""
+    global _spare
+    if _spare is not None:
+        return
+    from grader import judge
+    options = JudgedExecute(config=config).options()
+    try:
+        _spare = options, judge.start_probe(options["course_root"], sandboxed=options["sandboxed"],
+                                            limits=options["limits"])
+    except Exception:  # noqa: BLE001 - no bwrap, say: JudgedExecute reports it when it runs
+        return
+    atexit.register(_drop_spare)
+
+
+def _drop_spare() -> None:
+    global _spare
+    if _spare is not None:
+        from grader import sandbox
+        sandbox.stop(*_spare[1])
+        _spare = None
+
+
+def _take_spare(options: dict):
+    global _spare
+    if _spare is None:
+        return None
+    if _spare[0] != options:
+        _drop_spare()
+        return None
+    started, _spare = _spare[1], None
+    return started
 
 
 class JudgedExecute(NbGraderPreprocessor):
@@ -33,17 +76,23 @@ class JudgedExecute(NbGraderPreprocessor):
     tmp_size = Integer(512 * MIB, help="Size of the probe's private /tmp (its working folder), in bytes.").tag(config=True)
     process_limit = Integer(256, help="Processes (threads included) the probe may run.").tag(config=True)
 
+    def options(self) -> dict:
+        """How the probe is started (what ``prestart`` and ``preprocess`` must agree on)."""
+        return dict(course_root=self.course_root or os.getcwd(), sandboxed=self.sandbox,
+                    limits=dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
+                                processes=self.process_limit, tmp_size=self.tmp_size))
+
     def preprocess(self, nb, resources: dict):
         from grader import judge
 
         clock = time.perf_counter()
         sources = [c.source for c in nb.cells if judge.is_test(c)]
         folder = resources.get("metadata", {}).get("path") or os.getcwd()
-        limits = dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
-                      processes=self.process_limit, tmp_size=self.tmp_size)
+        options = self.options()
         try:
-            session = judge.open_session(folder, self.course_root or os.getcwd(), sources, cell_timeout=self.timeout,
-                                         budget=self.budget, sandboxed=self.sandbox, limits=limits)
+            session = judge.open_session(folder, options["course_root"], sources, cell_timeout=self.timeout,
+                                         budget=self.budget, sandboxed=self.sandbox, limits=options["limits"],
+                                         started=_take_spare(options))
         except judge.TestCellError as err:
             raise RuntimeError(f"the instructor's test cells cannot be judged: {err}") from None
         try:
@@ -55,6 +104,19 @@ class JudgedExecute(NbGraderPreprocessor):
         self.log.info("judged %d test cells in %.1f s (%d restarts of the probe)", len(sources),
                       time.perf_counter() - clock, session.restarts)
         return nb, resources
+
+
+class DeduplicateIds(_DeduplicateIds):
+    """nbgrader's ``DeduplicateIds`` (of cells with the same grade_id, the last keeps its nbgrader
+    metadata), except that the others lose that metadata entirely: nbgrader 0.9.6 leaves an empty
+    ``nbgrader`` dict, on which ``OverwriteCells`` (add_missing_cells) raises a KeyError, so one test
+    cell pasted twice used to zero the whole notebook."""
+
+    def preprocess_cell(self, cell, resources, index):
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if cell.get("metadata", {}).get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
 
 
 class HideHiddenTraces(NbGraderPreprocessor):

@@ -455,16 +455,21 @@ def _limits(memory: int, cpu: int, file_size: int, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _workspace(submission: str, seed: str) -> None:
+def _font_cache(seed: str) -> None:
+    """matplotlib's font cache, copied from ``seed`` (so that it is not rebuilt)."""
+    import shutil
+    config = os.environ.get("MPLCONFIGDIR")
+    if config and os.path.isdir(os.path.join(seed, "matplotlib")):
+        shutil.copytree(os.path.join(seed, "matplotlib"), config, dirs_exist_ok=True)
+
+
+def _workspace(submission: str) -> None:
     """Copy the submission's folder (read-only) into /tmp/work (a capped tmpfs in the sandbox) and
-    run there; matplotlib's font cache comes from ``seed`` (so that it is not rebuilt)."""
+    run there."""
     import shutil
     import tempfile
     work = os.path.join(tempfile.gettempdir(), "work")
     shutil.copytree(submission, work, dirs_exist_ok=True)
-    config = os.environ.get("MPLCONFIGDIR")
-    if config and os.path.isdir(os.path.join(seed, "matplotlib")):
-        shutil.copytree(os.path.join(seed, "matplotlib"), config, dirs_exist_ok=True)
     os.chdir(work)
 
 
@@ -474,7 +479,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file over the limit: an OSError, not the end of the probe
     os.set_inheritable(rfd, False)
     os.set_inheritable(wfd, False)
-    _workspace(argv[7], argv[8])
+    _font_cache(argv[8])
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     sys.argv = ["probe"]
     try:
@@ -482,16 +487,23 @@ def main(argv: list[str]) -> None:
     except BaseException:  # noqa: BLE001 - say why, then stop
         traceback.print_exc()
         raise
-    try:  # what every notebook loads first, loaded while the grader starts too
+    try:  # what every notebook loads first, loaded while nbgrader and the grader start
         import matplotlib.pyplot  # noqa: F401
         import torch
-
-        import genedu  # noqa: F401
         weight = torch.nn.Parameter(torch.zeros(1))  # an optimiser's first step imports torch._dynamo (~2 s)
         weight.grad = torch.zeros(1)
         torch.optim.Adam([weight]).step()
     except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong
         pass
+    if probe.receive()[0] != "begin":  # the grader has put the submission and genedu in place
+        os._exit(0)
+    _workspace(argv[7])
+    importlib.invalidate_caches()
+    try:
+        import genedu  # noqa: F401
+    except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong
+        pass
+    probe.send(("ready",))
     probe.serve()
     os._exit(0)
 

@@ -32,6 +32,7 @@ from grader import sandbox, wire
 
 MESSAGE_LIMIT = 256 * 2 ** 20  # bytes in one reply from the probe
 GRACE = 5.0                    # seconds the grader waits beyond a cell's own limit before it kills the probe
+STARTUP = 60.0                 # seconds a probe may take to start (its imports: ~5 s), counted in no cell's time
 
 
 class ProbeGone(RemoteError):
@@ -47,8 +48,9 @@ class Session:
     """One submission in the sandbox.
 
     ``cell_timeout``: seconds a cell or a call may run; ``budget``: seconds for the whole notebook.
-    ``started``: a probe already started (by :func:`start_probe`, so that it imports torch while
-    the grader does) in the folder ``private``.
+    ``started``: a probe already started (``sandbox.start``, so that it imports torch while nbgrader
+    and the grader start) in the folder ``private``; it is given the submission and ``genedu_copy``
+    (``sandbox.fill``) before the first cell.
     """
 
     def __init__(self, submission: str, course_root: str, genedu_copy: str, *, cell_timeout: float = 60,
@@ -67,6 +69,7 @@ class Session:
         self.private = private or sandbox.private_folder()
         self.callbacks: dict[int, object] = {}
         self.out_of_time = False
+        self.begun = False
         if started is not None:
             self._adopt(started)
 
@@ -86,8 +89,7 @@ class Session:
     # -- the process --
 
     def options(self) -> dict:
-        return dict(course_root=self.course_root, submission=self.submission, genedu_copy=self.genedu_copy,
-                    sandbox=self.sandboxed, **self.limits)
+        return dict(course_root=self.course_root, sandbox=self.sandboxed, **self.limits)
 
     def _spawn(self) -> None:
         self._adopt(sandbox.start(private=self.private, generation=self.generation, **self.options()))
@@ -95,6 +97,25 @@ class Session:
     def _adopt(self, started: sandbox.Started) -> None:
         self.process, self.rfd, self.wfd, self.stderr = started.process, started.rfd, started.wfd, started.stderr
         self.generation += 1
+        self.begun = False
+
+    def _begin(self) -> None:
+        """Give the probe the submission and genedu, and let it go on."""
+        try:
+            sandbox.fill(self.private, self.submission, self.genedu_copy, self.limits.get("tmp_size", 512 * 2 ** 20))
+        except OSError as err:
+            raise ProbeGone(f"the notebook's folder could not be copied into the sandbox: {err}") from None
+        try:
+            wire.send(self.wfd, wire.dumps(("begin",), {}))
+            reply = self._wait(STARTUP - GRACE)
+            if reply[0] != "ready":
+                raise wire.WireError(f"{reply[0]!r} where it should have said it was ready")
+        except (TimeoutError, EOFError, BrokenPipeError, wire.WireError, OSError) as err:
+            self._kill()
+            self.restarts += 1
+            why = f"did not start within {STARTUP:.0f} s" if isinstance(err, TimeoutError) else f"failed to start ({err})"
+            raise ProbeGone(f"the process running your code {why}") from None
+        self.begun = True
 
     def _kill(self) -> None:
         if self.process is not None:
@@ -124,11 +145,14 @@ class Session:
     def _ensure(self) -> None:
         """A live probe that has run every cell executed so far (but the fatal ones)."""
         if self.process is not None and self.process.poll() is None:
+            if not self.begun:
+                self._begin()
             return
         self._kill()
         if self.restarts > 10:
             raise ProbeGone("the process running the notebook was restarted too often; the rest gets no marks")
         self._spawn()
+        self._begin()
         for i, source in enumerate(self.cells):
             if i not in self.fatal:
                 self._request(("exec", source, self._limit(None)), self._limit(None), replay=i)

@@ -9,8 +9,10 @@
   autograded/, feedback/, gradebook.db, .git), the grader's home and the repository holding genedu
   are replaced by empty directories; then only what the probe needs is put back, read-only: the
   Python environment, the grader's ``probe.py``/``wire.py``, and genedu *with the references of
-  the notebook's exercises removed* (``stubs.py``). The submission's folder is mounted read-only at
-  ``/submission``; the probe copies it into ``/tmp/work`` and runs there. ``/tmp`` (and
+  the notebook's exercises removed* (``stubs.py``); the submission's folder at ``/run/submission``,
+  which the probe copies into ``/tmp/work`` to run there. Both are folders of the probe's private
+  folder, filled by :func:`fill` after the probe has started (so that a probe can import torch
+  while nbgrader is still starting, before the grader knows the submission). ``/tmp`` (and
   ``/dev/shm``) are private tmpfs of a fixed size, so everything an answer writes is capped and
   vanishes with the process;
 - **processes**: its own PID namespace: when the probe ends, every process it started ends;
@@ -79,14 +81,15 @@ def _hidden(course_root: str) -> list[str]:
     return [os.path.realpath(r) for r in dict.fromkeys(roots) if r and os.path.realpath(r) != "/"]
 
 
-def command(*, course_root: str, submission: str, private: str, genedu_copy: str, fds: tuple[int, int],
-            memory: int = 6 * GIB, cpu: int = 600, file_size: int = 256 * MIB, processes: int = 256,
-            tmp_size: int = 512 * MIB, sandbox: bool = True) -> list[str]:
-    """The command line that starts the probe for ``submission`` (its folder), sandboxed unless
-    ``sandbox`` is False (only for notebooks the instructor trusts, on machines without bwrap)."""
+def command(*, course_root: str, private: str, fds: tuple[int, int], memory: int = 6 * GIB, cpu: int = 600,
+            file_size: int = 256 * MIB, processes: int = 256, tmp_size: int = 512 * MIB,
+            sandbox: bool = True) -> list[str]:
+    """The command line that starts a probe whose submission and genedu are those :func:`fill` puts in
+    ``private``, sandboxed unless ``sandbox`` is False (only for notebooks the instructor trusts, on
+    machines without bwrap; the probe then imports the installed genedu)."""
     probe = [sys.executable, "-s", str(GRADER / "probe.py"), str(fds[0]), str(fds[1]),
              str(memory), str(cpu), str(file_size), str(processes),
-             "/run/submission" if sandbox else os.path.realpath(submission), private]
+             "/run/submission" if sandbox else os.path.join(private, "submission"), private]
     if not sandbox:
         return probe
     bwrap = shutil.which("bwrap")
@@ -107,24 +110,51 @@ def command(*, course_root: str, submission: str, private: str, genedu_copy: str
         if os.path.exists(path) and path != "/":
             args += ["--ro-bind", path, path]
     package = str(genedu_folder())
-    args += ["--ro-bind", genedu_copy, package, "--ro-bind", str(GRADER), str(GRADER),
-             "--ro-bind", os.path.realpath(submission), "/run/submission", "--ro-bind", private, private,
+    args += ["--ro-bind", os.path.join(private, "genedu"), package, "--ro-bind", str(GRADER), str(GRADER),
+             "--ro-bind", os.path.join(private, "submission"), "/run/submission", "--ro-bind", private, private,
              "--chdir", "/tmp", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--"]
     return args + probe
 
 
 def private_folder() -> str:
     """A fresh folder for one probe's files (its stderr, a copy of matplotlib's font cache, so that
-    the sandbox does not rebuild it); the caller removes it."""
+    the sandbox does not rebuild it, and the folders :func:`fill` fills); the caller removes it."""
     private = tempfile.mkdtemp(prefix="genedu-probe-")
     os.chmod(private, 0o755)
-    os.makedirs(os.path.join(private, "tmp"))
+    for folder in ("tmp", "submission", "genedu"):
+        os.makedirs(os.path.join(private, folder))
     target = os.path.join(private, "matplotlib")
     os.makedirs(target)
     cache = os.environ.get("MPLCONFIGDIR") or os.path.join(os.path.expanduser("~"), ".cache", "matplotlib")
     for f in glob.glob(os.path.join(cache, "fontlist-*.json")):
         shutil.copy(f, target)
     return private
+
+
+def fill(private: str, submission: str, genedu_copy: str, limit: int = 512 * MIB) -> None:
+    """Put the submission's folder and the (stubbed) genedu ``genedu_copy`` into the private folder
+    of a started probe, which sees them read-only. Only regular files and folders are copied, never
+    followed links, and at most ``limit`` bytes of the submission (the probe's /tmp could not hold
+    more); a second call does nothing."""
+    done, target = os.path.join(private, "filled"), os.path.join(private, "submission")
+    if os.path.exists(done):
+        return
+    shutil.copytree(genedu_copy, os.path.join(private, "genedu"), dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    total = 0
+    for folder, dirs, files in os.walk(submission):
+        here = os.path.join(target, os.path.relpath(folder, submission))
+        os.makedirs(here, exist_ok=True)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            total += os.path.getsize(path)
+            if total > limit:
+                raise OSError(f"the submission's folder holds more than {limit // MIB} MiB")
+            shutil.copyfile(path, os.path.join(here, name))
+    open(done, "w").close()
 
 
 @dataclass
@@ -147,3 +177,19 @@ def start(*, private: str, generation: int = 0, sandbox: bool = True, **options)
     os.close(to_probe_r)
     os.close(from_probe_w)
     return Started(process, from_probe_r, to_probe_w, stderr)
+
+
+def stop(private: str, started: Started) -> None:
+    """End a probe that will not be used, and remove its private folder."""
+    try:
+        os.killpg(started.process.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
+    started.process.wait()
+    for fd in (started.rfd, started.wfd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    started.stderr.close()
+    shutil.rmtree(private, ignore_errors=True)
