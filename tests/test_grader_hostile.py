@@ -67,6 +67,7 @@ def batch(tmp_path_factory):
     honest.append(hostile.Case("habit-all", "the solutions with every habit of the honest corpus",
                                hostile.honest_notebook(release, source), full=set(honest[0].full), below_max=False,
                                honest=True))
+    honest.append(hostile.pasted_cells(release, source))
     cases = hostile.hostile_cases(name, release, source, other) + honest
     hostile.write(course, name, cases)
     hostile.PWNED.unlink(missing_ok=True)
