@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -118,6 +119,25 @@ def autograde_group(course: Path, assignment: str, group: list[str], everyone: l
     return time.perf_counter() - start, log
 
 
+def rename_slips(course: Path, assignment: str) -> list[str]:
+    """Submissions whose notebook is not under the assignment's name but is the folder's only
+    notebook under another (a browser's ``ch01 (1).ipynb``, a learning-management system's prefix):
+    a copy under the expected name is graded (nbgrader would find no notebook and score 0). The
+    student's file is kept. Returns one line per copy made, for the log."""
+    expected = sorted(p.name for p in (course / "solutions" / assignment).glob("*.ipynb"))
+    if len(expected) != 1:  # several notebooks: which file is which cannot be guessed
+        return []
+    lines = []
+    for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
+        target = folder / expected[0]
+        found = [p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
+        if not target.exists() and len(found) == 1:
+            shutil.copyfile(found[0], target)
+            lines.append(f"{folder.parent.name}: graded {found[0].name!r} as {expected[0]!r} "
+                         "(the folder's only notebook, under another name)")
+    return lines
+
+
 def autograde(course: Path, assignment: str, students: list[str] | None = None, jobs: int | None = None,
               quiet: bool = False, extra: list[str] = ()) -> dict[str, float]:
     """Autograde ``students`` (default: every submission) of ``assignment`` in ``jobs`` parallel
@@ -126,6 +146,8 @@ def autograde(course: Path, assignment: str, students: list[str] | None = None, 
     student (a group's time shared out). ``extra``: more nbgrader arguments (e.g.
     ``--JudgedExecute.timeout=30``)."""
     ensure_assignment(course, assignment)
+    for line in rename_slips(course, assignment):
+        print(line, file=sys.stderr)
     everyone = submitted_students(course, assignment)
     students = students or everyone
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(students)))

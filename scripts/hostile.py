@@ -50,6 +50,7 @@ class Case:
     full: set[str] = field(default_factory=set)
     below_max: bool = True
     honest: bool = False
+    filename: str | None = None     # the notebook's file name; None: the assignment's
 
 
 def defined_name(source: str) -> str:
@@ -447,13 +448,21 @@ def pasted_cells(release, source) -> Case:
                 _bytes(nb), full=set(graded), below_max=False, honest=True)
 
 
+def renamed(name: str, release, source) -> Case:
+    """The solutions downloaded twice by a browser: ``<name> (1).ipynb`` (scripts/grade.py grades the
+    folder's only notebook under the expected name): full marks."""
+    solved, tests, graded = _setup(release, source)
+    return Case("slip-renamed", f"the solutions saved as `{name} (1).ipynb`", _bytes(fill_answers(release, solved)),
+                full=set(graded), below_max=False, honest=True, filename=f"{name} (1).ipynb")
+
+
 def write(course: Path, name: str, cases: list[Case]) -> None:
     """Write the cases as submissions of ``name`` in course directory ``course``."""
     for c in cases:
         folder = course / "submitted" / c.student / name
         folder.mkdir(parents=True, exist_ok=True)
         if c.content is not None:
-            (folder / f"{name}.ipynb").write_bytes(c.content)
+            (folder / (c.filename or f"{name}.ipynb")).write_bytes(c.content)
         else:
             (folder / "notes.txt").write_text("I forgot the notebook\n")
 

@@ -67,7 +67,7 @@ def batch(tmp_path_factory):
     honest.append(hostile.Case("habit-all", "the solutions with every habit of the honest corpus",
                                hostile.honest_notebook(release, source), full=set(honest[0].full), below_max=False,
                                honest=True))
-    honest.append(hostile.pasted_cells(release, source))
+    honest += [hostile.pasted_cells(release, source), hostile.renamed(name, release, source)]
     cases = hostile.hostile_cases(name, release, source, other) + honest
     hostile.write(course, name, cases)
     hostile.PWNED.unlink(missing_ok=True)
@@ -410,3 +410,25 @@ def test_direct_grading_matches_the_table(tmp_path):
     timed = hostile.fill_answers(release, {a: "%%time\n" + s for a, s in solved.items()})
     verdicts = direct.grade(timed, source)
     assert all(v.passed for v in verdicts.values()), {g: v.message for g, v in verdicts.items()}
+
+
+def test_a_misnamed_notebook_is_graded_under_its_name(tmp_path):
+    """scripts/grade.py grades a folder's only notebook under the assignment's name (a browser's
+    "ch01 (1).ipynb"), keeps the student's file, and guesses nothing when a folder holds several."""
+    (tmp_path / "solutions" / "a").mkdir(parents=True)
+    (tmp_path / "solutions" / "a" / "a.ipynb").write_text("{}")
+    folders = {s: tmp_path / "submitted" / s / "a" for s in ("renamed", "fine", "two", "none")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    (folders["renamed"] / "a (1).ipynb").write_text("renamed")
+    (folders["fine"] / "a.ipynb").write_text("fine")
+    (folders["fine"] / "a (1).ipynb").write_text("older copy")
+    (folders["two"] / "x.ipynb").write_text("x")
+    (folders["two"] / "y.ipynb").write_text("y")
+    (folders["none"] / "notes.txt").write_text("no notebook")
+    lines = grade.rename_slips(tmp_path, "a")
+    assert len(lines) == 1 and lines[0].startswith("renamed:") and "'a (1).ipynb'" in lines[0], lines
+    assert (folders["renamed"] / "a.ipynb").read_text() == "renamed"
+    assert (folders["renamed"] / "a (1).ipynb").exists()
+    assert (folders["fine"] / "a.ipynb").read_text() == "fine"
+    assert not (folders["two"] / "a.ipynb").exists() and not (folders["none"] / "a.ipynb").exists()
