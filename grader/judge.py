@@ -133,11 +133,16 @@ def open_session(folder: str, course_root: str, sources: list[str], *, cell_time
     except BaseException:
         sandbox.stop(private, probe)
         raise
+    try:  # the probe goes on (copies the submission, imports genedu) while this process imports torch
+        sandbox.begin(private, probe, folder, copy, limits.get("tmp_size", 512 * 2 ** 20))
+        begun = True
+    except OSError:  # the session says why at the first cell
+        begun = False
     from grader.remote import Session  # imports torch and genedu, while the probe starts
     import torch
     torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
     return Session(folder, course_root, copy, cell_timeout=cell_timeout, budget=budget, sandboxed=sandboxed,
-                   limits=limits, private=private, started=probe)
+                   limits=limits, private=private, started=probe, begun=begun)
 
 
 def is_test(cell) -> bool:

@@ -50,12 +50,12 @@ class Session:
     ``cell_timeout``: seconds a cell or a call may run; ``budget``: seconds for the whole notebook.
     ``started``: a probe already started (``sandbox.start``, so that it imports torch while nbgrader
     and the grader start) in the folder ``private``; it is given the submission and ``genedu_copy``
-    (``sandbox.fill``) before the first cell.
+    (``sandbox.begin``) before the first cell, unless ``begun`` says that this was done.
     """
 
     def __init__(self, submission: str, course_root: str, genedu_copy: str, *, cell_timeout: float = 60,
                  budget: float = 300, sandboxed: bool = True, limits: dict | None = None, log=None,
-                 private: str | None = None, started: sandbox.Started | None = None):
+                 private: str | None = None, started: sandbox.Started | None = None, begun: bool = False):
         self.submission, self.course_root, self.genedu_copy = submission, course_root, genedu_copy
         self.cell_timeout, self.budget, self.sandboxed = cell_timeout, budget, sandboxed
         self.limits = limits or {}
@@ -69,9 +69,10 @@ class Session:
         self.private = private or sandbox.private_folder()
         self.callbacks: dict[int, object] = {}
         self.out_of_time = False
-        self.begun = False
+        self.begun = self.ready = False
         if started is not None:
             self._adopt(started)
+            self.begun = begun
 
     # -- time --
 
@@ -97,16 +98,20 @@ class Session:
     def _adopt(self, started: sandbox.Started) -> None:
         self.process, self.rfd, self.wfd, self.stderr = started.process, started.rfd, started.wfd, started.stderr
         self.generation += 1
-        self.begun = False
+        self.begun = self.ready = False
 
     def _begin(self) -> None:
-        """Give the probe the submission and genedu, and let it go on."""
+        """Give the probe the submission and genedu (unless done), and wait until it is ready."""
+        if not self.begun:
+            try:
+                sandbox.begin(self.private, sandbox.Started(self.process, self.rfd, self.wfd, self.stderr),
+                              self.submission, self.genedu_copy, self.limits.get("tmp_size", 512 * 2 ** 20))
+            except BrokenPipeError:
+                pass  # a probe that died: waiting for it says so
+            except OSError as err:
+                raise ProbeGone(f"the notebook's folder could not be copied into the sandbox: {err}") from None
+            self.begun = True
         try:
-            sandbox.fill(self.private, self.submission, self.genedu_copy, self.limits.get("tmp_size", 512 * 2 ** 20))
-        except OSError as err:
-            raise ProbeGone(f"the notebook's folder could not be copied into the sandbox: {err}") from None
-        try:
-            wire.send(self.wfd, wire.dumps(("begin",), {}))
             reply = self._wait(STARTUP - GRACE)
             if reply[0] != "ready":
                 raise wire.WireError(f"{reply[0]!r} where it should have said it was ready")
@@ -115,7 +120,7 @@ class Session:
             self.restarts += 1
             why = f"did not start within {STARTUP:.0f} s" if isinstance(err, TimeoutError) else f"failed to start ({err})"
             raise ProbeGone(f"the process running your code {why}") from None
-        self.begun = True
+        self.ready = True
 
     def _kill(self) -> None:
         if self.process is not None:
@@ -145,7 +150,7 @@ class Session:
     def _ensure(self) -> None:
         """A live probe that has run every cell executed so far (but the fatal ones)."""
         if self.process is not None and self.process.poll() is None:
-            if not self.begun:
+            if not self.ready:
                 self._begin()
             return
         self._kill()

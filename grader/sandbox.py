@@ -157,6 +157,14 @@ def fill(private: str, submission: str, genedu_copy: str, limit: int = 512 * MIB
     open(done, "w").close()
 
 
+def begin(private: str, started: "Started", submission: str, genedu_copy: str, limit: int = 512 * MIB) -> None:
+    """:func:`fill` the private folder of the started probe and tell it to go on (it then copies the
+    submission, imports genedu and says it is ready). Raises OSError if the folder cannot be filled."""
+    from grader import wire
+    fill(private, submission, genedu_copy, limit)
+    wire.send(started.wfd, wire.dumps(("begin",), {}))
+
+
 @dataclass
 class Started:
     process: subprocess.Popen
