@@ -21,7 +21,6 @@ stand-ins through which the checks, running in the grader, reach the student's o
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import time
 
@@ -96,6 +95,7 @@ class Session:
         self._adopt(sandbox.start(private=self.private, generation=self.generation, **self.options()))
 
     def _adopt(self, started: sandbox.Started) -> None:
+        self.started = started
         self.process, self.rfd, self.wfd, self.stderr = started.process, started.rfd, started.wfd, started.stderr
         self.generation += 1
         self.begun = self.ready = False
@@ -104,8 +104,8 @@ class Session:
         """Give the probe the submission and genedu (unless done), and wait until it is ready."""
         if not self.begun:
             try:
-                sandbox.begin(self.private, sandbox.Started(self.process, self.rfd, self.wfd, self.stderr),
-                              self.submission, self.genedu_copy, self.limits.get("tmp_size", 512 * 2 ** 20))
+                sandbox.begin(self.private, self.started, self.submission, self.genedu_copy,
+                              self.limits.get("tmp_size", 512 * 2 ** 20))
             except BrokenPipeError:
                 pass  # a probe that died: waiting for it says so
             except OSError as err:
@@ -124,17 +124,7 @@ class Session:
 
     def _kill(self) -> None:
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.process.wait()
-            for fd in (self.wfd, self.rfd):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self.stderr.close()
+            sandbox.kill(self.started)
         self.process = None
 
     def close(self) -> None:

@@ -189,6 +189,12 @@ def start(*, private: str, generation: int = 0, sandbox: bool = True, **options)
 
 def stop(private: str, started: Started) -> None:
     """End a probe that will not be used, and remove its private folder."""
+    kill(started)
+    shutil.rmtree(private, ignore_errors=True)
+
+
+def kill(started: Started) -> None:
+    """End the probe (and every process it started) and close its pipes and its stderr file."""
     try:
         os.killpg(started.process.pid, 9)
     except (ProcessLookupError, PermissionError):
@@ -200,4 +206,3 @@ def stop(private: str, started: Started) -> None:
         except OSError:
             pass
     started.stderr.close()
-    shutil.rmtree(private, ignore_errors=True)
