@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,8 @@ class Verdict:
 
 
 def judge(session, source: str) -> Verdict:
-    """Run the test cell ``source`` against the notebook in ``session`` (a ``remote.Session``)."""
+    """Run the test cell ``source`` against the notebook in ``session`` (a ``session.Session``)."""
+    _imports_done()
     import genedu.checks as checks
     from genedu.checks._core import CheckFailed, RemoteError, remote_failure
     from grader.remote import RemoteAnswer
@@ -122,10 +124,12 @@ def start_probe(course_root: str, *, sandboxed: bool = True, limits: dict | None
 
 def open_session(folder: str, course_root: str, sources: list[str], *, cell_timeout: float = 60,
                  budget: float = 120, sandboxed: bool = True, limits: dict | None = None, started=None):
-    """A ``remote.Session`` for the submission in ``folder``, its test cells ``sources``: the probe
+    """A ``session.Session`` for the submission in ``folder``, its test cells ``sources``: the probe
     (``started`` by :func:`start_probe` with the same options, or started now) is given genedu with
-    the references stubbed, and imports torch while this process does the same."""
+    the references stubbed. This process imports torch and genedu in the background (about 3 s),
+    while the probe runs the notebook's cells; :func:`judge` waits for them."""
     from grader import sandbox, stubs
+    from grader.session import Session
     limits = limits or {}
     private, probe = started or start_probe(course_root, sandboxed=sandboxed, limits=limits)
     try:
@@ -133,16 +137,39 @@ def open_session(folder: str, course_root: str, sources: list[str], *, cell_time
     except BaseException:
         sandbox.stop(private, probe)
         raise
-    try:  # the probe goes on (copies the submission, imports genedu) while this process imports torch
+    try:  # the probe goes on (copies the submission, imports genedu)
         sandbox.begin(private, probe, folder, copy, limits.get("tmp_size", 512 * 2 ** 20))
         begun = True
     except OSError:  # the session says why at the first cell
         begun = False
-    from grader.remote import Session  # imports torch and genedu, while the probe starts
-    import torch
-    torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
+    _start_imports()
     return Session(folder, course_root, copy, cell_timeout=cell_timeout, budget=budget, sandboxed=sandboxed,
                    limits=limits, private=private, started=probe, begun=begun)
+
+
+_imports: threading.Thread | None = None
+
+
+def _import_for_judging() -> None:
+    import torch
+    torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
+    import genedu.checks  # noqa: F401
+    import grader.remote  # noqa: F401
+
+
+def _start_imports() -> None:
+    global _imports
+    if _imports is None:
+        _imports = threading.Thread(target=_import_for_judging, name="judging-imports", daemon=True)
+        _imports.start()
+
+
+def _imports_done() -> None:
+    """Wait for the imports :func:`open_session` started (if it failed, the imports below say why)."""
+    if _imports is not None:
+        _imports.join()
+    import torch
+    torch.set_num_threads(1)
 
 
 def is_test(cell) -> bool:

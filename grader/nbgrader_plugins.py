@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import atexit
 import os
 import time
 
@@ -20,47 +19,15 @@ from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-GIB, MIB = 1024 ** 3, 1024 ** 2
-
-
-_spare: tuple | None = None  # (options, (private folder, started probe)) from prestart(), for the first notebook
+from grader.autograde import LIMITS
+from grader.autograde import options as probe_options
 
 
 def prestart(config) -> None:
-    """Start the first notebook's probe from ``nbgrader_config.py``, while nbgrader itself starts: it
-    imports torch during that time (about 2 s of the 15 a notebook may take). The probe learns
-    which submission it runs only when :class:`JudgedExecute` gives it one; one that is not used
-    (options changed, nothing to grade) is stopped when nbgrader exits."""
-    global _spare
-    if _spare is not None:
-        return
-    from grader import judge
-    options = JudgedExecute(config=config).options()
-    try:
-        _spare = options, judge.start_probe(options["course_root"], sandboxed=options["sandboxed"],
-                                            limits=options["limits"])
-    except Exception:  # noqa: BLE001 - no bwrap, say: JudgedExecute reports it when it runs
-        return
-    atexit.register(_drop_spare)
-
-
-def _drop_spare() -> None:
-    global _spare
-    if _spare is not None:
-        from grader import sandbox
-        sandbox.stop(*_spare[1])
-        _spare = None
-
-
-def _take_spare(options: dict):
-    global _spare
-    if _spare is None:
-        return None
-    if _spare[0] != options:
-        _drop_spare()
-        return None
-    started, _spare = _spare[1], None
-    return started
+    """Start the first notebook's probe from ``nbgrader_config.py``, while nbgrader itself starts
+    (``python -m grader.autograde`` starts it sooner still: ``autograde.py``)."""
+    from grader import autograde
+    autograde.start_spare(JudgedExecute(config=config).options())
 
 
 class JudgedExecute(NbGraderPreprocessor):
@@ -70,20 +37,22 @@ class JudgedExecute(NbGraderPreprocessor):
     timeout = Float(60, help="Seconds a cell, or one call of a check, may run.").tag(config=True)
     budget = Float(120, help="Seconds the whole notebook may take; past them the rest gets no marks.").tag(config=True)
     sandbox = Bool(True, help="False runs submissions unsandboxed (only for notebooks you trust).").tag(config=True)
-    memory_limit = Integer(6 * GIB, help="Address space of the probe, in bytes.").tag(config=True)
-    cpu_limit = Integer(600, help="CPU seconds the probe may use in all.").tag(config=True)
-    file_size_limit = Integer(256 * MIB, help="The largest file the probe may write, in bytes.").tag(config=True)
-    tmp_size = Integer(512 * MIB, help="Size of the probe's private /tmp (its working folder), in bytes.").tag(config=True)
-    process_limit = Integer(256, help="Processes (threads included) the probe may run.").tag(config=True)
+    memory_limit = Integer(LIMITS["memory"], help="Address space of the probe, in bytes.").tag(config=True)
+    cpu_limit = Integer(LIMITS["cpu"], help="CPU seconds the probe may use in all.").tag(config=True)
+    file_size_limit = Integer(LIMITS["file_size"], help="The largest file the probe may write, in bytes.").tag(config=True)
+    tmp_size = Integer(LIMITS["tmp_size"], help="Size of the probe's private /tmp (its working folder), in bytes."
+                       ).tag(config=True)
+    process_limit = Integer(LIMITS["processes"], help="Processes (threads included) the probe may run."
+                            ).tag(config=True)
 
     def options(self) -> dict:
         """How the probe is started (what ``prestart`` and ``preprocess`` must agree on)."""
-        return dict(course_root=self.course_root or os.getcwd(), sandboxed=self.sandbox,
-                    limits=dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
-                                processes=self.process_limit, tmp_size=self.tmp_size))
+        return probe_options(self.course_root or os.getcwd(), self.sandbox,
+                             dict(memory=self.memory_limit, cpu=self.cpu_limit, file_size=self.file_size_limit,
+                                  processes=self.process_limit, tmp_size=self.tmp_size))
 
     def preprocess(self, nb, resources: dict):
-        from grader import judge
+        from grader import autograde, judge
 
         clock = time.perf_counter()
         sources = [c.source for c in nb.cells if judge.is_test(c)]
@@ -92,7 +61,7 @@ class JudgedExecute(NbGraderPreprocessor):
         try:
             session = judge.open_session(folder, options["course_root"], sources, cell_timeout=self.timeout,
                                          budget=self.budget, sandboxed=self.sandbox, limits=options["limits"],
-                                         started=_take_spare(options))
+                                         started=autograde.take_spare(options))
         except judge.TestCellError as err:
             raise RuntimeError(f"the instructor's test cells cannot be judged: {err}") from None
         try:

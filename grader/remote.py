@@ -1,285 +1,122 @@
-"""The grader's side of the probe: a session that runs one submission in the sandbox, and the
-stand-ins through which the checks, running in the grader, reach the student's objects.
+"""What the checks receive in place of the student's objects, and the calls they make through the
+probe (``session.Session`` runs the probe).
 
-- :class:`Session` starts the probe (``probe.py``) in the sandbox, executes the notebook's cells
-  there, and sends it calls. Every reply is read as plain data (``wire.py``): a tree of tensors,
-  numbers and strings, never a pickle. A cell or call that runs past its time is interrupted in the
-  probe; a probe that does not answer in time, or dies (``os._exit``, a kill, a crash), is replaced by
-  a fresh one that re-runs the cells executed so far, except the one that killed it, so that one
-  broken answer costs only its own exercise. The whole notebook has a wall-clock budget: past it,
-  nothing more runs and what is left gets no marks.
 - :class:`RemoteAnswer` (a name of the notebook) and :class:`RemoteObject` (anything else the
   student's code returned: a model of its own class, say) are what the checks receive in place of
   the student's function. ``genedu.checks._core.call`` recognises them (they subclass its
-  ``Remote``) and calls through the probe; a check may also pass them to a *probe function*
-  (``_core.probe``), which runs in the sandbox and returns plain data.
+  ``Remote``) and calls through the probe (:func:`call`); a check may also pass them to a *probe
+  function* (``_core.probe``), which runs in the sandbox and returns plain data.
 - Modules the answer built from torch.nn (or genedu) layers are rebuilt here from those classes and
   the returned weights: the check then inspects and runs torch's own code, not the student's.
 - Gradients cross too: a returned tensor that required grad is connected to the grader's inputs by
   :class:`_RemoteGrad`, whose backward asks the probe for the gradients.
+
+A probe that dies or runs out of time during a call raises the checks' ``RemoteError`` of kind
+"gone", which they report as such.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
-import shutil
-import time
 
 import torch
 
 from genedu.checks._core import Remote, RemoteError
-from grader import sandbox, wire
-
-MESSAGE_LIMIT = 256 * 2 ** 20  # bytes in one reply from the probe
-GRACE = 5.0                    # seconds the grader waits beyond a cell's own limit before it kills the probe
-STARTUP = 60.0                 # seconds a probe may take to start (its imports: ~5 s), counted in no cell's time
+from grader import wire
+from grader.session import ProbeGone, Session
 
 
-class ProbeGone(RemoteError):
-    """The probe died, hung, or the notebook's time is up: the operation could not be done."""
+# --- calls through the probe ---------------------------------------------------------------------------
 
-    def __init__(self, message: str):
-        super().__init__("gone", "GradingStopped", message)
+@contextlib.contextmanager
+def _gone_as_remote_error():
+    try:
+        yield
+    except ProbeGone as err:
+        raise RemoteError("gone", "GradingStopped", str(err)) from None
 
 
-# --- the session --------------------------------------------------------------------------------------
+@_gone_as_remote_error()
+def _check_generation(session: Session, generation: int) -> None:
+    session.check_generation(generation)
 
-class Session:
-    """One submission in the sandbox.
 
-    ``cell_timeout``: seconds a cell or a call may run; ``budget``: seconds for the whole notebook.
-    ``started``: a probe already started (``sandbox.start``, so that it imports torch while nbgrader
-    and the grader start) in the folder ``private``; it is given the submission and ``genedu_copy``
-    (``sandbox.begin``) before the first cell, unless ``begun`` says that this was done.
-    """
+@_gone_as_remote_error()
+def call(session: Session, target: tuple, args: tuple, kwargs: dict, timeout: float | None = None):
+    """Call a remote object with ``args``/``kwargs`` (the grader's own objects, copied into the
+    probe); returns the decoded result. Tensors and modules among the arguments receive the state
+    the call left them in (an optimiser's step, an in-place change)."""
+    session.ensure()
+    timeout = session.limit(timeout)
+    originals = wire.mutable_arguments(args, kwargs)
+    args, kwargs, leaves = _prepare(args, kwargs)
+    generation = session.generation
+    payload = wire.dumps((args, kwargs), session.callbacks)
+    reply = session.request(("call", target, payload, timeout), timeout)
+    if reply[0] == "err":
+        raise RemoteError(reply[1], reply[2], reply[3])
+    _, value, after, call_id = reply
+    _copy_back(originals, after, session)
+    outputs: list = []
+    result = decode(session, value, outputs)
+    if call_id and outputs:
+        result = _attach_grads(result, outputs, leaves, _Link(session, call_id, generation))
+    return result
 
-    def __init__(self, submission: str, course_root: str, genedu_copy: str, *, cell_timeout: float = 60,
-                 budget: float = 300, sandboxed: bool = True, limits: dict | None = None, log=None,
-                 private: str | None = None, started: sandbox.Started | None = None, begun: bool = False):
-        self.submission, self.course_root, self.genedu_copy = submission, course_root, genedu_copy
-        self.cell_timeout, self.budget, self.sandboxed = cell_timeout, budget, sandboxed
-        self.limits = limits or {}
-        self.log = log
-        self.start = time.monotonic()
-        self.cells: list[str] = []      # executed so far (replayed by a fresh probe)
-        self.fatal: set[int] = set()    # cells that killed a probe (not replayed)
-        self.generation = 0
-        self.restarts = 0
-        self.process = None
-        self.private = private or sandbox.private_folder()
-        self.callbacks: dict[int, object] = {}
-        self.out_of_time = False
-        self.begun = self.ready = False
-        if started is not None:
-            self._adopt(started)
-            self.begun = begun
 
-    # -- time --
+@_gone_as_remote_error()
+def get_attribute(session: Session, handle: int, generation: int, name: str):
+    session.check_generation(generation)
+    timeout = session.limit(None)
+    reply = session.request(("getattr", handle, name), timeout)
+    if reply[0] == "err":
+        raise RemoteError(reply[1], reply[2], reply[3])
+    return decode(session, reply[1])
 
-    def remaining(self) -> float:
-        return self.budget - (time.monotonic() - self.start)
 
-    def _limit(self, timeout: float | None) -> float:
-        left = self.remaining()
-        if left <= 0:
-            self.out_of_time = True
-            raise ProbeGone(f"the notebook used up its {self.budget:.0f} s of grading time; "
-                            "what had not run by then gets no marks")
-        return min(timeout or self.cell_timeout, left)
+@_gone_as_remote_error()
+def backward(session: Session, call_id: int, generation: int, grads: list) -> list:
+    session.check_generation(generation)
+    timeout = session.limit(None)
+    reply = session.request(("backward", call_id, [None if g is None else g.detach() for g in grads], timeout),
+                            timeout)
+    if reply[0] == "err":
+        raise RemoteError(reply[1], reply[2], reply[3])
+    return [decode(session, g) for g in reply[1]]
 
-    # -- the process --
 
-    def options(self) -> dict:
-        return dict(course_root=self.course_root, sandbox=self.sandboxed, **self.limits)
-
-    def _spawn(self) -> None:
-        self._adopt(sandbox.start(private=self.private, generation=self.generation, **self.options()))
-
-    def _adopt(self, started: sandbox.Started) -> None:
-        self.started = started
-        self.process, self.rfd, self.wfd, self.stderr = started.process, started.rfd, started.wfd, started.stderr
-        self.generation += 1
-        self.begun = self.ready = False
-
-    def _begin(self) -> None:
-        """Give the probe the submission and genedu (unless done), and wait until it is ready."""
-        if not self.begun:
-            try:
-                sandbox.begin(self.private, self.started, self.submission, self.genedu_copy,
-                              self.limits.get("tmp_size", 512 * 2 ** 20))
-            except BrokenPipeError:
-                pass  # a probe that died: waiting for it says so
-            except OSError as err:
-                raise ProbeGone(f"the notebook's folder could not be copied into the sandbox: {err}") from None
-            self.begun = True
-        try:
-            reply = self._wait(STARTUP - GRACE)
-            if reply[0] != "ready":
-                raise wire.WireError(f"{reply[0]!r} where it should have said it was ready")
-        except (TimeoutError, EOFError, BrokenPipeError, wire.WireError, OSError) as err:
-            self._kill()
-            self.restarts += 1
-            why = f"did not start within {STARTUP:.0f} s" if isinstance(err, TimeoutError) else f"failed to start ({err})"
-            raise ProbeGone(f"the process running your code {why}") from None
-        self.ready = True
-
-    def _kill(self) -> None:
-        if self.process is not None:
-            sandbox.kill(self.started)
-        self.process = None
-
-    def close(self) -> None:
-        if self.process is not None:
-            try:
-                wire.send(self.wfd, wire.dumps(("bye",), {}))
-                self.process.wait(timeout=2)
-            except Exception:  # noqa: BLE001
-                pass
-        self._kill()
-        shutil.rmtree(self.private, ignore_errors=True)
-
-    def _ensure(self) -> None:
-        """A live probe that has run every cell executed so far (but the fatal ones)."""
-        if self.process is not None and self.process.poll() is None:
-            if not self.ready:
-                self._begin()
-            return
-        self._kill()
-        if self.restarts > 10:
-            raise ProbeGone("the process running the notebook was restarted too often; the rest gets no marks")
-        self._spawn()
-        self._begin()
-        for i, source in enumerate(self.cells):
-            if i not in self.fatal:
-                self._request(("exec", source, self._limit(None)), self._limit(None), replay=i)
-
-    # -- requests --
-
-    def _request(self, message: tuple, timeout: float, replay: int | None = None):
-        """Send ``message`` and return the reply, answering the probe's callbacks meanwhile."""
-        try:
-            wire.send(self.wfd, wire.dumps(message, self.callbacks))
-            return self._wait(timeout)
-        except (TimeoutError, EOFError, BrokenPipeError, wire.WireError, OSError) as err:
-            if isinstance(err, TimeoutError):
-                why = f"did not answer within {timeout + GRACE:.0f} s and was stopped"
-            elif isinstance(err, wire.WireError):
-                why = f"sent {err}"
-            else:
-                code = self.process.poll() if self.process is not None else None
-                why = "ended" + (f" (exit status {code})" if code not in (None, 0) else "")
-            self._kill()
-            self.restarts += 1
-            if replay is not None:
-                self.fatal.add(replay)
-            raise ProbeGone(f"the process running your code {why}") from None
-
-    def _wait(self, timeout: float):
-        deadline = time.monotonic() + timeout + GRACE
-        while True:
-            reply = _validate(wire.load_plain(wire.recv(self.rfd, MESSAGE_LIMIT, deadline)))
-            if reply[0] != "callback":
-                return reply
-            self._answer_callback(reply)
-
-    def _answer_callback(self, reply) -> None:
-        _, key, args, kwargs = reply
-        fn = self.callbacks.get(key)
-        try:
-            result = fn(*self.decode(args), **self.decode(kwargs))
-            answer = ("reply", result)
-            payload = wire.dumps(answer, self.callbacks)
-        except Exception as err:  # noqa: BLE001 - the callback's error goes back to the probe
-            payload = wire.dumps(("raise", f"{type(err).__name__}: {err}"), self.callbacks)
-        wire.send(self.wfd, payload)
-
-    def execute(self, source: str) -> list:
-        """Run one cell of the notebook; returns its outputs as nbformat output dicts."""
-        try:
-            self._ensure()
-            timeout = self._limit(None)
-            index = len(self.cells)
-            self.cells.append(source)
-            reply = self._request(("exec", source, timeout), timeout, replay=index)
-        except ProbeGone as err:
-            return [_error_output("GradingStopped", str(err))]
-        return _outputs(reply[1])
-
-    def call(self, target: tuple, args: tuple, kwargs: dict, timeout: float | None = None):
-        """Call a remote object with ``args``/``kwargs`` (the grader's own objects, copied into the
-        probe); returns the decoded result. Tensors and modules among the arguments receive the state
-        the call left them in (an optimiser's step, an in-place change)."""
-        self._ensure()
-        timeout = self._limit(timeout)
-        originals = wire.mutable_arguments(args, kwargs)
-        args, kwargs, leaves = _prepare(args, kwargs)
-        generation = self.generation
-        payload = wire.dumps((args, kwargs), self.callbacks)
-        reply = self._request(("call", target, payload, timeout), timeout)
-        if reply[0] == "err":
-            raise RemoteError(reply[1], reply[2], reply[3])
-        _, value, after, call_id = reply
-        _copy_back(originals, after, self)
-        outputs: list = []
-        result = self.decode(value, outputs)
-        if call_id and outputs:
-            result = _attach_grads(result, outputs, leaves, _Link(self, call_id, generation))
-        return result
-
-    def getattr(self, handle: int, generation: int, name: str):
-        self._check_generation(generation)
-        timeout = self._limit(None)
-        reply = self._request(("getattr", handle, name), timeout)
-        if reply[0] == "err":
-            raise RemoteError(reply[1], reply[2], reply[3])
-        return self.decode(reply[1])
-
-    def backward(self, call_id: int, generation: int, grads: list) -> list:
-        self._check_generation(generation)
-        timeout = self._limit(None)
-        reply = self._request(("backward", call_id, [None if g is None else g.detach() for g in grads], timeout),
-                              timeout)
-        if reply[0] == "err":
-            raise RemoteError(reply[1], reply[2], reply[3])
-        return [self.decode(g) for g in reply[1]]
-
-    def _check_generation(self, generation: int) -> None:
-        if generation != self.generation or self.process is None:
-            raise ProbeGone("the process that held this object ended")
-
-    # -- decoding --
-
-    def decode(self, node, outputs: list | None = None):
-        """A validated reply node as grader objects (tensors, containers, rebuilt modules, handles)."""
-        tag = node[0]
-        if tag == "0":
-            return None
-        if tag in ("B", "N", "S"):
-            return node[1]
-        if tag == "T":
-            tensor = node[1]
-            if outputs is not None and node[2]:
-                outputs.append(tensor)
-            return tensor
-        if tag == "L":
-            return [self.decode(v, outputs) for v in node[1]]
-        if tag == "U":
-            return tuple(self.decode(v, outputs) for v in node[1])
-        if tag == "D":
-            out = {}
-            for k, v in node[1]:
-                key = self.decode(k)
-                if isinstance(key, (list, dict, torch.Tensor)):
-                    key = repr(key)
-                out[key] = self.decode(v, outputs)
-            return out
-        if tag == "M":
-            return _rebuild(node[1], self)
-        if tag == "R":
-            _, handle, kind, text, is_module, children, is_callable = node
-            if is_module:
-                return RemoteModule(self, handle, kind, text, [(name, self.decode(c)) for name, c in children])
-            return RemoteObject(self, ("h", handle), kind, text)
-        raise wire.WireError(f"unknown tag {tag!r}")
+def decode(session: Session, node, outputs: list | None = None):
+    """A validated reply node as grader objects (tensors, containers, rebuilt modules, handles)."""
+    tag = node[0]
+    if tag == "0":
+        return None
+    if tag in ("B", "N", "S"):
+        return node[1]
+    if tag == "T":
+        tensor = node[1]
+        if outputs is not None and node[2]:
+            outputs.append(tensor)
+        return tensor
+    if tag == "L":
+        return [decode(session, v, outputs) for v in node[1]]
+    if tag == "U":
+        return tuple(decode(session, v, outputs) for v in node[1])
+    if tag == "D":
+        out = {}
+        for k, v in node[1]:
+            key = decode(session, k)
+            if isinstance(key, (list, dict, torch.Tensor)):
+                key = repr(key)
+            out[key] = decode(session, v, outputs)
+        return out
+    if tag == "M":
+        return _rebuild(node[1], session)
+    if tag == "R":
+        _, handle, kind, text, is_module, children, is_callable = node
+        if is_module:
+            return RemoteModule(session, handle, kind, text, [(name, decode(session, c)) for name, c in children])
+        return RemoteObject(session, ("h", handle), kind, text)
+    raise wire.WireError(f"unknown tag {tag!r}")
 
 
 # --- what the checks receive -------------------------------------------------------------------------
@@ -297,14 +134,14 @@ class RemoteObject(Remote):
 
     def remote_call(self, args: tuple, kwargs: dict, timeout: float | None = None):
         if self._target[0] == "h":
-            self._session._check_generation(self._generation)
-        return self._session.call(self._target, args, kwargs, timeout)
+            _check_generation(self._session, self._generation)
+        return call(self._session, self._target, args, kwargs, timeout)
 
     def remote_probe(self, function, args: tuple, kwargs: dict, timeout: float | None = None):
         if self._target[0] == "h":
-            self._session._check_generation(self._generation)
+            _check_generation(self._session, self._generation)
         target = ("probe", function.__module__, function.__name__, self._target)
-        return self._session.call(target, args, kwargs, timeout)
+        return call(self._session, target, args, kwargs, timeout)
 
     def __call__(self, *args, **kwargs):
         return self.remote_call(args, kwargs)
@@ -312,7 +149,7 @@ class RemoteObject(Remote):
     def __getattr__(self, name: str):
         if name.startswith("__") or self._target[0] != "h":
             raise AttributeError(name)
-        return self._session.getattr(self._target[1], self._generation, name)
+        return get_attribute(self._session, self._target[1], self._generation, name)
 
     def __repr__(self) -> str:
         return self._text or f"<{self._kind} in the probe>"
@@ -373,7 +210,7 @@ def _rebuild(spec, session: Session) -> torch.nn.Module:
     module = obj.__new__(obj)
     torch.nn.Module.__init__(module)
     for key, value in attributes:
-        value = session.decode(value)
+        value = decode(session, value)
         if not isinstance(key, str) or key.startswith("__") or callable(getattr(obj, key, None)) \
                 or not _plain_value(value):
             raise wire.WireError(f"a module attribute the grader will not set ({key!r})")
@@ -408,50 +245,6 @@ def _data_only(value, depth: int = 0) -> bool:
     return False
 
 
-def _validate(node, depth: int = 0):
-    """Check that a reply is a tree of the expected plain types (nothing else can be in it after
-    ``weights_only``, but the shapes of the tuples are the probe's word)."""
-    if depth > 200:
-        raise wire.WireError("a reply nested too deeply")
-    if isinstance(node, (tuple, list)):
-        for item in node:
-            _validate(item, depth + 1)
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            _validate(k, depth + 1)
-            _validate(v, depth + 1)
-    elif isinstance(node, torch.Tensor):
-        if type(node) not in (torch.Tensor, torch.nn.Parameter) or node.layout != torch.strided:
-            raise wire.WireError("a tensor of an unexpected kind")
-    elif not (node is None or isinstance(node, (bool, int, float, str, bytes))):
-        raise wire.WireError(f"an unexpected {type(node).__name__}")
-    return node
-
-
-def _error_output(name: str, message: str) -> dict:
-    return {"output_type": "error", "ename": name, "evalue": message, "traceback": [f"{name}: {message}"]}
-
-
-def _outputs(raw) -> list:
-    """The probe's record of a cell's outputs as nbformat output dicts."""
-    outputs = []
-    for item in raw if isinstance(raw, list) else []:
-        try:
-            kind = item[0]
-            if kind == "stream":
-                outputs.append({"output_type": "stream", "name": str(item[1]), "text": str(item[2])})
-            elif kind in ("display", "result"):
-                data = {str(k): str(v) for k, v in dict(item[1]).items()}
-                if data:
-                    outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
-            elif kind == "error":
-                outputs.append({"output_type": "error", "ename": str(item[1]), "evalue": str(item[2]),
-                                "traceback": [str(line) for line in item[3]]})
-        except (TypeError, IndexError, ValueError):
-            continue
-    return outputs
-
-
 def _prepare(args: tuple, kwargs: dict):
     """Arguments as they travel: a tensor that requires grad and is not a leaf travels as a leaf
     copy (pickle refuses the others); returns the grader's tensors the gradients will flow to."""
@@ -484,7 +277,7 @@ def _copy_back(local: list, after: list, session: Session) -> None:
     for obj, state in zip(local, after):
         kind = state[0]
         if kind == "tensor" and isinstance(obj, torch.Tensor):
-            value, grad = session.decode(state[1]), session.decode(state[2])
+            value, grad = decode(session, state[1]), decode(session, state[2])
             if isinstance(value, torch.Tensor) and value.shape == obj.shape:
                 with torch.no_grad():
                     obj.copy_(value.to(obj.dtype))
@@ -497,10 +290,10 @@ def _copy_back(local: list, after: list, session: Session) -> None:
             except Exception as err:  # noqa: BLE001
                 raise RemoteError("raised", "RuntimeError", f"the function changed the model's layers ({err})") from None
             for p, g in zip(obj.parameters(), state[2]):
-                p.grad = session.decode(g)
+                p.grad = decode(session, g)
         elif kind == "optimizer" and isinstance(obj, torch.optim.Optimizer):
             try:
-                decoded = session.decode(state[1])
+                decoded = decode(session, state[1])
                 if not _data_only(decoded):
                     raise ValueError("it holds objects, not data")
                 obj.load_state_dict(decoded)
@@ -518,7 +311,7 @@ class _Link:
         self.session, self.call_id, self.generation = session, call_id, generation
 
     def backward(self, grads: list) -> list:
-        return self.session.backward(self.call_id, self.generation, grads)
+        return backward(self.session, self.call_id, self.generation, grads)
 
 
 class _RemoteGrad(torch.autograd.Function):

@@ -6,9 +6,11 @@ probe's stdin/stdout, which the student's code may read and write).
 - **grader -> probe**: a pickle. The probe trusts the grader; objects the probe cannot rebuild
   (a lambda, an instance of a class defined inside a function) travel as *callbacks*: the probe
   gets a stand-in that asks the grader to call the original (see ``Pickler``/``Unpickler``).
-- **probe -> grader**: ``torch.save`` of a tree of plain data, read back with
-  ``torch.load(..., weights_only=True)``, which cannot run code, then validated by :func:`plain`.
-  Nothing the probe sends is ever unpickled with the full pickle.
+- **probe -> grader**: a tree of plain data, as JSON when it holds no tensor (a cell's outputs: the
+  grader reads those before it has imported torch), else ``torch.save``'d and read back with
+  ``torch.load(..., weights_only=True)``; neither can run code (:func:`dumps_plain`,
+  :func:`load_plain`). Nothing the probe sends is ever unpickled with the full pickle. The grader
+  validates the tree's shape (``session._validate``).
 
 A value sent by the probe is encoded as a tagged tuple (see :func:`encode` in ``probe.py``):
 
@@ -21,6 +23,7 @@ A value sent by the probe is encoded as a tagged tuple (see :func:`encode` in ``
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import select
@@ -123,10 +126,36 @@ def loads_trusted(data: bytes, make_callback) -> object:
 
 # --- probe -> grader: plain data only --------------------------------------------------------------
 
-def load_plain(data: bytes):
-    """A message from the probe, read without running any code (``weights_only``)."""
+def _json_plain(node, depth: int = 0) -> bool:
+    """Whether ``node`` is None, bools, numbers and strings in lists, tuples and str-keyed dicts."""
+    if node is None or type(node) in (bool, int, float, str):
+        return True
+    if depth > 100:
+        return False
+    if type(node) in (list, tuple):
+        return all(_json_plain(v, depth + 1) for v in node)
+    if type(node) is dict:
+        return all(type(k) is str and _json_plain(v, depth + 1) for k, v in node.items())
+    return False
+
+
+def dumps_plain(message) -> bytes:
+    """The probe's side of :func:`load_plain`: JSON (a list, so it starts with ``[``) when the
+    message allows it (its tuples come back as lists), else ``torch.save`` (a zip: ``PK``)."""
+    if _json_plain(message):
+        return json.dumps(message, ensure_ascii=True).encode("ascii")
     import torch
+    buf = io.BytesIO()
+    torch.save(message, buf)
+    return buf.getvalue()
+
+
+def load_plain(data: bytes):
+    """A message from the probe, read without running any code (JSON, or ``weights_only``)."""
     try:
+        if data[:1] == b"[":
+            return json.loads(data)
+        import torch
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as err:  # noqa: BLE001 - anything unreadable is the probe's fault
         raise WireError(f"an unreadable message ({type(err).__name__}: {str(err)[:200]})") from None

@@ -12,7 +12,8 @@ course environment's Python; the course directory is the repository root unless 
 Submissions go to ``submitted/<student>/<assignment>/<assignment>.ipynb``.
 
 ``autograde`` splits the class into ``--jobs`` groups (default: the number of cores) and runs one
-``nbgrader autograde ASSIGNMENT --create --force`` per group, in parallel; each grades its
+``nbgrader autograde ASSIGNMENT --create --force`` per group (through ``grader/autograde.py``, which
+starts the first sandbox before nbgrader is imported), in parallel; each grades its
 students one after another, every submission in a sandboxed probe of its own (``grader/``, as
 ``nbgrader_config.py`` configures), with one thread (``OMP_NUM_THREADS=1``). This script reads the
 gradebook rather than nbgrader's exit status: a student whose grading failed (a locked database,
@@ -39,6 +40,14 @@ def nbgrader(args: list[str], course: Path, env: dict | None = None) -> subproce
     """``nbgrader <args>`` in course directory ``course``, output captured."""
     return subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
                           cwd=course, env=env or nbgrader_env(), capture_output=True, text=True)
+
+
+def run_autograde(args: list[str], course: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``nbgrader autograde <args>`` in course directory ``course``, as ``grader/autograde.py`` runs it
+    (the first probe started before nbgrader is imported), output captured."""
+    return subprocess.run([sys.executable, str(ROOT / "grader" / "autograde.py"), *args,
+                           f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env or grading_env(), capture_output=True, text=True)
 
 
 def grading_env() -> dict[str, str]:
@@ -106,13 +115,13 @@ def autograde_group(course: Path, assignment: str, group: list[str], everyone: l
     imported once for them all); returns (seconds, nbgrader's log)."""
     start = time.perf_counter()
     exclude = ",".join(s for s in everyone if s not in group)
-    args = ["autograde", assignment, "--create", "--force", *extra]
+    args = [assignment, "--create", "--force", *extra]
     args += [f"--CourseDirectory.student_id_exclude={exclude}"] if exclude else []
     if len(group) == 1:
         args += ["--student", group[0]]
     log = ""
     for attempt in range(2):
-        result = nbgrader(args, course, grading_env())
+        result = run_autograde(args, course, grading_env())
         log += result.stdout + result.stderr
         if all(graded(course, assignment, s) for s in group) or "database is locked" not in log:
             break

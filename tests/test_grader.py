@@ -223,3 +223,21 @@ def test_every_submission_has_every_grade(graded, capsys):
     graded_cells = set(graded["scores"]["solved"])
     for student, cells in graded["scores"].items():
         assert set(cells) == graded_cells, f"{student} lacks grades for {graded_cells - set(cells)}"
+
+
+def test_plain_nbgrader_autograde_grades_too(tmp_path):
+    """An instructor may run ``nbgrader autograde`` itself rather than scripts/grade.py (which runs
+    grader/autograde.py): the probe is then started from nbgrader_config.py, and grades the same."""
+    name = assignments()[0]
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "solutions" / name, tmp_path / "solutions" / name)
+    run_nbgrader(["generate_assignment", name, "--force"], tmp_path)
+    release = nbformat.read(tmp_path / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    path = tmp_path / "submitted" / "solved" / name / f"{name}.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(fill_answers(release, solved_answers(source)), path)
+    result = run_nbgrader(["autograde", name, "--create", "--force"], tmp_path, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cells = grade.scores(tmp_path, name)["solved"]
+    assert cells and all(score == max_score for score, max_score in cells.values()), cells

@@ -38,7 +38,8 @@ import hostile
 
 sys.path.insert(0, str(ROOT))
 from grader import direct, sandbox, stubs, wire  # noqa: E402
-from grader.remote import RemoteAnswer, Session  # noqa: E402
+from grader.remote import RemoteAnswer  # noqa: E402
+from grader.session import Session  # noqa: E402
 
 HOSTILE = assignments()[0]
 CELL_TIMEOUT = 5  # the endless loops are interrupted after this (the course setting is 60 s)

@@ -11,7 +11,8 @@ from torch import nn
 
 sys.path.insert(0, str(ROOT))
 from grader import sandbox, stubs  # noqa: E402
-from grader.remote import RemoteAnswer, RemoteModule, Session  # noqa: E402
+from grader.remote import RemoteAnswer, RemoteModule  # noqa: E402
+from grader.session import Session  # noqa: E402
 
 from genedu.checks._core import CheckFailed, call  # noqa: E402
 
@@ -157,3 +158,55 @@ def test_train_and_eval_reach_the_model_in_the_probe(session):
     model = RemoteAnswer(session, "flag")()
     assert float(model.eval()(torch.ones(1))) == 0.0
     assert float(model.train()(torch.ones(1))) == 1.0
+
+
+# --- the grader's own start: what runs before torch is imported -------------------------------------------
+
+def test_running_cells_needs_neither_torch_nor_genedu_in_the_grader():
+    """The grader imports torch and genedu while the probe runs the cells (``judge.open_session``):
+    the modules that drive the probe and read a cell's reply must not import them first."""
+    import subprocess
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from grader import autograde, judge, sandbox, session, stubs, wire\n"
+            "reply = wire.load_plain(wire.dumps_plain(('done', [('stream', 'stdout', 'hi\\n')])))\n"
+            "assert session._outputs(session._validate(reply)[1])[0]['text'] == 'hi\\n', reply\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'genedu', 'nbgrader'))\n"
+            "print(heavy)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"imported before any check runs: {result.stdout}"
+
+
+def test_plain_replies_travel_as_json_and_tensors_with_torch():
+    from grader import wire
+    plain = ("done", [("display", {"text/plain": "1", "image/png": "iVBOR"}), ("stream", "stdout", "\udcff é")],
+             1.5, -0.0, float("inf"), None, True)
+    data = wire.dumps_plain(plain)
+    assert data[:1] == b"["
+    back = wire.load_plain(data)
+    assert back == ["done", [["display", {"text/plain": "1", "image/png": "iVBOR"}], ["stream", "stdout", "\udcff é"]],
+                    1.5, -0.0, float("inf"), None, True]  # tuples come back as lists
+    assert str(back[3]) == "-0.0"
+    with_tensor = ("ret", ("T", torch.arange(3.0), False), [], 0)
+    data = wire.dumps_plain(with_tensor)
+    assert data[:2] == b"PK"
+    back = wire.load_plain(data)
+    assert torch.equal(back[1][1], torch.arange(3.0))
+    for bad in (b"[1, 2", b"[" * 100_000, b"PK\x03\x04 not a zip"):
+        with pytest.raises(wire.WireError, match="unreadable"):
+            wire.load_plain(bad)
+
+
+def test_the_early_probe_is_started_with_the_options_of_the_course_config():
+    """``python grader/autograde.py`` starts the first probe before nbgrader reads nbgrader_config.py:
+    it guesses the options the configuration gives JudgedExecute; a wrong guess would start every
+    class's first probe twice."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from grader import autograde
+    from grader.nbgrader_plugins import JudgedExecute
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert JudgedExecute(config=config).options() == autograde.default_options(str(ROOT))
+    changed = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    changed.JudgedExecute.memory_limit = 2 ** 30
+    assert JudgedExecute(config=changed).options() != autograde.default_options(str(ROOT))
