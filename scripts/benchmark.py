@@ -151,7 +151,20 @@ def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}, Python {sys.version.split()[0]}, "
             f"torch {torch.__version__}; load average {load:.1f} when measuring"
-            + (" (above the core count: other jobs inflated these times)" if load > (os.cpu_count() or 1) else ""))
+            + (" (above the core count: other jobs inflated these times)" if load > (os.cpu_count() or 1) else "")
+            + f"; a fresh `import torch` took {torch_import_seconds():.1f} s (the same machine takes 1.3 to 2.9 s "
+              "from hour to hour: every figure here scales with it)")
+
+
+def torch_import_seconds(repeats: int = 3) -> float:
+    """The median wall-clock seconds of ``python -c "import torch"``: a gauge of how fast the machine
+    is right now (shared machines vary by half from hour to hour)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
 
 
 def markdown(pages: list[tuple[str, float]] | None, build: float | None,
