@@ -432,7 +432,7 @@ def mlp_players(generator_sizes: list[int], discriminator_sizes: list[int],
 
     Args:
         generator_sizes: ``[latent_dim, hidden..., data_dim]``; discriminator_sizes: ``[data_dim, hidden..., 1]``
-        (see ``genedu.models.mlp``); seed: None draws from the global generator.
+        (see ``genedu.models.mlp``); seed: None draws from the global generator (and advances it).
 
     Returns:
         (generator, discriminator).
@@ -442,9 +442,10 @@ def mlp_players(generator_sizes: list[int], discriminator_sizes: list[int],
     from genedu.models import mlp
 
     seed = v.optional_seed(seed)
+    if seed is None:  # like any nn.Linear: drawn from, and advancing, the global generator
+        return mlp(generator_sizes), mlp(discriminator_sizes, activation=lambda: nn.LeakyReLU(0.2))
     with torch.random.fork_rng(devices=[]):
-        if seed is not None:
-            torch.manual_seed(seed)
+        torch.manual_seed(seed)
         generator = mlp(generator_sizes)
         discriminator = mlp(discriminator_sizes, activation=lambda: nn.LeakyReLU(0.2))
     return generator, discriminator

@@ -231,7 +231,7 @@ def gan_mlps(latent_dim: int = 2, hidden: int = 128, depth: int = 3, pack_m: int
     Args:
         latent_dim: size of z (default 2, as in PacGAN's 2D experiments); hidden: width (default 128);
         depth: hidden layers of each network (default 3); pack_m: packing degree (default 1: no packing);
-        seed: seeds the initialisation (None: the global generator; the global RNG state is restored).
+        seed: seeds the initialisation without changing the global RNG (None: drawn from the global generator).
 
     Returns:
         (generator, discriminator).
@@ -296,7 +296,7 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCH
     ``anneal * steps`` more with both rates / 10 (a step decay; the second call starts fresh Adam moments).
     WGAN-GP uses its own optimiser instead (:func:`method_kwargs`). Every PacGAN minibatch holds ``batch_size``
     packs of m samples. Evaluation: the VEEGAN/PacGAN protocol on ``n_eval`` samples
-    (``genedu.metrics_modes.mode_coverage``).
+    (``genedu.metrics.mode_coverage``).
 
     Args:
         method: one of :data:`METHODS` or "PacGAN<m>"; dataset: "ring" or "grid"; steps: generator steps
@@ -317,7 +317,7 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCH
 
     from genedu import data as _data
     from genedu.gan import train_gan
-    from genedu.metrics_modes import mode_coverage
+    from genedu.metrics import mode_coverage
 
     if dataset == "ring":
         x, _ = _data.ring_of_gaussians(n_data, seed=seed)

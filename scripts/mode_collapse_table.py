@@ -2,7 +2,7 @@
 
 For each dataset (the ring of 8 Gaussians, the grid of 25) and each method (the vanilla GAN and the remedies
 of genedu.remedies), train with genedu.remedies.benchmark_run over several seeds and evaluate 2,500 samples
-with the VEEGAN/PacGAN protocol (genedu.metrics_modes.mode_coverage). The CSV holds one row per
+with the VEEGAN/PacGAN protocol (genedu.metrics.mode_coverage). The CSV holds one row per
 (dataset, method): mean and standard deviation over the seeds of the modes captured and of the high-quality
 share, the mean training time (wall, and the CPU time of the process: what the run takes alone on a quiet core),
 and the per-seed values; book/ch06_mode_collapse.md loads and plots it.

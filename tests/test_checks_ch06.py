@@ -10,7 +10,7 @@ from genedu import gan, remedies
 from genedu.checks._core import CheckFailed
 from genedu.checks.ch06 import (RUN_D_LR, RUN_HIDDEN, RUN_LR, check_gradient_penalty, check_mode_coverage, check_pack,
                                 check_remedy_training, check_wasserstein_losses)
-from genedu.metrics_modes import mode_coverage as reference_mode_coverage
+from genedu.metrics import mode_coverage as reference_mode_coverage
 from genedu.models import mlp
 
 # --- 1. mode coverage ----------------------------------------------------------------------------

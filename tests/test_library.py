@@ -12,6 +12,7 @@ import math
 import os
 import random
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -56,8 +57,8 @@ def test_device_is_usable():
     assert torch.ones(2, device=dev).sum().item() == 2
 
 
-def test_seed_everything_makes_draws_repeatable(monkeypatch):
-    monkeypatch.setenv("PYTHONHASHSEED", "keep")  # restored by monkeypatch afterwards
+def test_seed_everything_makes_draws_repeatable():
+    environment = dict(os.environ)
     genedu.seed_everything(123)
     first = (torch.randn(5), np.random.rand(3), random.random())
     genedu.seed_everything(123)
@@ -67,7 +68,8 @@ def test_seed_everything_makes_draws_repeatable(monkeypatch):
     assert first[2] == second[2]
     genedu.seed_everything(124)
     assert not torch.equal(torch.randn(5), first[0])
-    assert os.environ["PYTHONHASHSEED"] == "124"
+    # PYTHONHASHSEED is read when Python starts: setting it in a running process seeds nothing
+    assert dict(os.environ) == environment, "seed_everything changed the environment"
     genedu.seed_everything(np.int64(2**40))  # numpy integers and seeds above 2**32 are fine
 
 
@@ -801,3 +803,18 @@ def test_animate_is_self_contained_html_with_every_frame():
         plot.animate(plt.figure(), draw, frames=0)
     with pytest.raises(TypeError, match="fig"):
         plot.animate(ax, draw, frames=2)
+
+
+def test_import_genedu_loads_no_plotting():
+    """``import genedu`` loads neither matplotlib nor IPython (scripts and the grader draw nothing);
+    ``genedu.plot`` loads them when first used."""
+    import subprocess
+    code = ("import sys, genedu\n"
+            "print(sorted(m for m in ('matplotlib', 'IPython', 'ipywidgets') if m in sys.modules))\n"
+            "genedu.plot.scatter\n"
+            "print('matplotlib' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "True"], result.stdout
+    with pytest.raises(AttributeError, match="no attribute 'plots'"):
+        genedu.plots

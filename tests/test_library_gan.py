@@ -470,3 +470,20 @@ def test_mlp_players_seeded_without_touching_the_global_rng():
     assert g(torch.randn(5, 2)).shape == (5, 3) and d(torch.randn(5, 3)).shape == (5, 1)
     with pytest.raises(ValueError, match="seed"):
         gan.mlp_players([2, 3], [3, 1], seed=-1)
+
+
+def test_mlp_players_unseeded_draw_from_the_global_rng():
+    """seed=None draws fresh weights from the global generator (and advances it), like a plain nn.Linear;
+    it used to restore the global state afterwards, so that every unseeded call returned the same weights."""
+    torch.manual_seed(0)
+    g1, d1 = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=None)
+    g2, d2 = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=None)
+    assert not torch.equal(g1[0].weight, g2[0].weight) and not torch.equal(d1[0].weight, d2[0].weight)
+    torch.manual_seed(0)
+    again, _ = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=None)
+    torch.testing.assert_close(again[0].weight, g1[0].weight)  # reproducible through the global seed
+    from genedu import gan_toy, remedies
+    assert not torch.equal(remedies.gan_mlps(hidden=8, seed=None)[0][0].weight,
+                           remedies.gan_mlps(hidden=8, seed=None)[0][0].weight)
+    assert not torch.equal(gan_toy.toy_models(hidden=8, seed=None)[0][0].weight,
+                           gan_toy.toy_models(hidden=8, seed=None)[0][0].weight)

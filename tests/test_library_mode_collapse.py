@@ -1,4 +1,4 @@
-"""Tests of genedu.metrics_modes, genedu.remedies and the generator_objective hook of genedu.gan (chapter 6),
+"""Tests of genedu.metrics.mode_coverage, genedu.remedies and the generator_objective hook of genedu.gan (chapter 6),
 each against an independent computation: a brute-force Python count of hand-made samples, closed-form
 gradients of linear and quadratic critics, an explicit loop of unrolled steps, and direct indexing."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from genedu import data, gan, remedies
-from genedu.metrics_modes import PROTOCOL_SAMPLES, mode_coverage
+from genedu.metrics import PROTOCOL_SAMPLES, mode_coverage
 
 # --------------------------------------------------------------------------------------------------
 # mode coverage

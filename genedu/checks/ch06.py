@@ -3,7 +3,7 @@
 Each ``check_*`` takes the student's function plus a seed and sizes: the notebook's visible self-check calls
 it with the defaults, the hidden tests with other seeds and shapes.
 
-The expected values are computed independently of genedu.metrics_modes and genedu.remedies: the mode
+The expected values are computed independently of genedu.metrics and genedu.remedies: the mode
 coverage by an explicit loop over the modes in float64, the gradient penalty in closed form for critics whose
 gradient is known (linear: w everywhere; diagonal quadratic: a * x), the Wasserstein losses from their
 definitions, packing by indexing, and the training run by comparing its mode coverage with a vanilla GAN
@@ -18,19 +18,19 @@ from torch import nn
 
 from genedu import data as _data
 from genedu import gan as _gan
-from genedu import metrics_modes as _metrics_modes
+from genedu import metrics as _metrics
 from genedu import remedies as _remedies
 from genedu.checks._core import call, close, compare, expect_number, expect_tensor, expect_tuple, fail, passed
 
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them (so
 # exercise 5's discriminator packs its input with the student's own pack).
-REFERENCES = ("genedu.metrics_modes.mode_coverage", "genedu.remedies.wasserstein_critic_loss",
+REFERENCES = ("genedu.metrics.mode_coverage", "genedu.remedies.wasserstein_critic_loss",
               "genedu.remedies.wasserstein_generator_loss", "genedu.remedies.wgan_gp_critic_loss",
               "genedu.remedies.gradient_penalty", "genedu.remedies.pack", "genedu.remedies.PackedDiscriminator.forward")
 
 # References bound at import time: replacing genedu.* later does not change them.
-_mode_coverage = _metrics_modes.mode_coverage
-_PROTOCOL_SAMPLES = _metrics_modes.PROTOCOL_SAMPLES
+_mode_coverage = _metrics.mode_coverage
+_PROTOCOL_SAMPLES = _metrics.PROTOCOL_SAMPLES
 _gradient_penalty = _remedies.gradient_penalty
 _wasserstein_critic_loss = _remedies.wasserstein_critic_loss
 _wasserstein_generator_loss = _remedies.wasserstein_generator_loss
