@@ -167,8 +167,10 @@ class Session:
             self._answer_callback(reply)
 
     def _answer_callback(self, reply) -> None:
+        if len(reply) != 4:
+            raise wire.WireError("a malformed callback")
         _, key, args, kwargs = reply
-        fn = self.callbacks.get(key)
+        fn = self.callbacks.get(key) if isinstance(key, int) else None
         from grader.remote import decode  # a callback comes only while a check calls the answer
         try:
             result = fn(*decode(self, args), **decode(self, kwargs))
@@ -188,7 +190,11 @@ class Session:
             reply = self.request(("exec", source, timeout), timeout, replay=index)
         except ProbeGone as err:
             return [_error_output("GradingStopped", str(err))]
-        return _outputs(reply[1])
+        if reply[0] == "done" and len(reply) == 2:
+            return _outputs(reply[1])
+        if reply[0] == "err" and len(reply) == 4:  # e.g. a cell that ran past its time
+            return [_error_output(str(reply[2]), str(reply[3]))]
+        return [_error_output("GradingStopped", "the process running your code sent a malformed reply")]
 
     def check_generation(self, generation: int) -> None:
         if generation != self.generation or self.process is None:

@@ -304,6 +304,28 @@ def test_a_dead_probe_costs_only_its_own_call(tmp_path):
 
 
 @needs_bwrap
+@pytest.mark.parametrize("frame", ['["callback"]', '["callback", [1], [], {}]', '["callback", 1, ["T"], {}]',
+                                   '{"done": 1}', '["done", [["display", 5]]]', '[' * 5000])
+def test_crafted_json_frames_cost_only_their_own_cell(tmp_path, frame):
+    """A cell that writes a crafted frame (JSON, as cells' replies travel) on every descriptor, then
+    sleeps: the grader does not crash, and the cells after it run. (A well-formed frame is taken for
+    the reply it imitates, which shifts the student's own outputs by one cell: harmless, since a
+    frame cannot know the inputs of the calls that decide marks.)"""
+    session, _ = _session(tmp_path, timeout=5.0)
+    try:
+        session.execute("import os, struct, time\n"
+                        f"data = {frame!r}.encode()\n"
+                        "for fd in range(3, 256):\n"
+                        "    try:\n        os.write(fd, struct.pack('>Q', len(data)) + data)\n"
+                        "    except OSError:\n        pass\n"
+                        "time.sleep(1)\n")
+        later = [_run(session, "print(6 * 7)") for _ in range(3)]
+        assert any(text == "42\n" and not errors for text, errors in later), later
+    finally:
+        session.close()
+
+
+@needs_bwrap
 def test_references_are_gone_from_the_sandbox(tmp_path):
     session, _ = _session(tmp_path, references=["genedu.density.fit_gaussian"])
     try:
