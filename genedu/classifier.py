@@ -11,7 +11,7 @@ something about samples (in the spirit of the Inception score of Salimans et al.
 The same figures for real held-out digits are the reference to compare with.
 
 - :class:`DigitClassifier`   conv(32)-pool-conv(64)-pool-conv(64)-pool-linear on 32x32 digits in [-1, 1]
-- :func:`train_classifier`   trains it on :func:`genedu.dcgan.mnist32` digits (random shifts of up to 2 pixels)
+- :func:`train_classifier`   trains it on :func:`genedu.data.mnist32` digits (random shifts of up to 2 pixels)
 - :func:`accuracy`           held-out accuracy
 - :func:`classifier_scores`  the sample scores above
 """
@@ -27,7 +27,7 @@ __all__ = ["DigitClassifier", "train_classifier", "accuracy", "predict_proba", "
 
 
 class DigitClassifier(nn.Module):
-    """Logits (B, 10) for 32x32 grey digits in [-1, 1] (the format of :func:`genedu.dcgan.mnist32`).
+    """Logits (B, 10) for 32x32 grey digits in [-1, 1] (the format of :func:`genedu.data.mnist32`).
 
     Three 3x3 convolutions (32, 64, 64 channels; ReLU; each followed by 2x2 max-pooling: 32 -> 16 -> 8 -> 4),
     dropout, and a linear layer to the 10 classes (about 75k parameters).

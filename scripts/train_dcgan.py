@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import genedu  # noqa: E402
 from genedu import classifier as clf  # noqa: E402
-from genedu import dcgan, gan  # noqa: E402
+from genedu import data, dcgan, gan  # noqa: E402
 
 NZ, WIDTH, SIZE = 100, 32, 32
 
@@ -43,8 +43,8 @@ def save(name: str, model: torch.nn.Module, config: dict, **extras) -> None:
 
 
 def train_classifier_checkpoint() -> None:
-    x, y = dcgan.mnist32("train")
-    x_test, y_test = dcgan.mnist32("test")
+    x, y = data.mnist32("train")
+    x_test, y_test = data.mnist32("test")
     start = time.time()
     model = clf.train_classifier(x, y, progress=True)
     seconds = time.time() - start
@@ -61,21 +61,21 @@ def _snapshots(history: dict) -> dict:
 
 def train_gan_checkpoint(conditional: bool, steps: int) -> None:
     genedu.seed_everything(0)
-    x, y = dcgan.mnist32("train")
+    x, y = data.mnist32("train")
     if conditional:
         config = {"nz": NZ, "n_classes": 10, "ngf": WIDTH, "nc": 1, "image_size": SIZE}
         G = dcgan.ConditionalDCGANGenerator(**config)
         D = dcgan.ConditionalDCGANDiscriminator(nc=1, n_classes=10, ndf=WIDTH, image_size=SIZE)
-        data = (x, y)
+        training_data = (x, y)
     else:
         config = {"nz": NZ, "ngf": WIDTH, "nc": 1, "image_size": SIZE}
         G = dcgan.DCGANGenerator(**config)
         D = dcgan.DCGANDiscriminator(nc=1, ndf=WIDTH, image_size=SIZE)
-        data = x
+        training_data = x
     G.apply(dcgan.weights_init)
     D.apply(dcgan.weights_init)
     start = time.time()
-    history = gan.train_gan(G, D, data, NZ, steps=steps, batch_size=64, conditional=conditional,
+    history = gan.train_gan(G, D, training_data, NZ, steps=steps, batch_size=64, conditional=conditional,
                             snapshot_every=max(1, steps // 20), device="cpu", seed=0, progress=True)
     seconds = time.time() - start
     name = "cgan_digits" if conditional else "dcgan_digits"
@@ -87,7 +87,7 @@ def train_gan_checkpoint(conditional: bool, steps: int) -> None:
 
 def report() -> None:
     classifier, extras = dcgan.load_checkpoint("digit_classifier")
-    x_test, y_test = dcgan.mnist32("test")
+    x_test, y_test = data.mnist32("test")
     print(f"classifier held-out accuracy: {extras['test_accuracy']:.4f}")
     rows = {"real held-out digits": x_test}
     g = torch.Generator().manual_seed(1)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from genedu import classifier as clf
-from genedu import dcgan, gan
+from genedu import data, dcgan, gan
 
 # --- output sizes, against real layers --------------------------------------------------------------
 
@@ -240,7 +240,7 @@ def test_conditional_gan_trains_with_train_gan():
 def test_mnist32_pads_the_digits():
     from genedu.data import mnist
 
-    x, y = dcgan.mnist32("test")
+    x, y = data.mnist32("test")
     raw, raw_y = mnist("test")
     assert x.shape == (500, 1, 32, 32) and torch.equal(y, raw_y)
     assert torch.equal(x[:, :, 2:30, 2:30], raw * 2 - 1)
@@ -251,7 +251,7 @@ def test_mnist32_pads_the_digits():
 
 def test_classifier_checkpoint_accuracy_on_held_out_digits():
     model, extras = dcgan.load_checkpoint("digit_classifier")
-    x, y = dcgan.mnist32("test")
+    x, y = data.mnist32("test")
     acc = clf.accuracy(model, x, y)
     assert acc > 0.95
     assert acc == pytest.approx(extras["test_accuracy"], abs=0.01)
@@ -285,8 +285,8 @@ def test_classifier_scores_on_known_probabilities():
 
 
 def test_classifier_trains_from_scratch_quickly():
-    x, y = dcgan.mnist32("train")
-    x_test, y_test = dcgan.mnist32("test")
+    x, y = data.mnist32("train")
+    x_test, y_test = data.mnist32("test")
     model = clf.train_classifier(x[:1000], y[:1000], epochs=3)  # a short run: far above chance (0.1)
     assert clf.accuracy(model, x_test, y_test) > 0.65
 

@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedu import classifier, dcgan, gan, plot
+from genedu import classifier, data, dcgan, gan, plot
 from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
                                 check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
                                 check_weights_init)
@@ -74,8 +74,8 @@ print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.d
 # two suits the halving and doubling layers) and scaled to $[-1, 1]$, the range of the generator's tanh.
 
 # %%
-x_train, y_train = dcgan.mnist32("train")
-x_test, y_test = dcgan.mnist32("test")
+x_train, y_train = data.mnist32("train")
+x_test, y_test = data.mnist32("test")
 print(f"train {tuple(x_train.shape)}, test {tuple(x_test.shape)}, values in [{x_train.min():.0f}, {x_train.max():.0f}]")
 plot.image_grid(x_train[:16], nrow=16, value_range=(-1, 1));
 
