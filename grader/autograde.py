@@ -2,9 +2,10 @@
 
     python grader/autograde.py ASSIGNMENT [nbgrader autograde's options]
 
-(from any folder, ``python -m grader.autograde`` from the repository's) is ``nbgrader autograde ASSIGNMENT ...`` (``scripts/grade.py`` runs it so). A probe takes about 5 s
-to start (it imports matplotlib, torch and torch's compiler before it is given the submission);
-started here, it starts while nbgrader imports itself (about 1.5 s) and reads its configuration.
+(from any folder; ``python -m grader.autograde`` from the repository's) is ``nbgrader autograde
+ASSIGNMENT ...``; ``scripts/grade.py`` runs it so. A probe takes about 5 s to start (it imports
+matplotlib, torch and torch's compiler before it is given the submission); started here, it starts
+while nbgrader imports itself (about 1.5 s) and reads its configuration.
 A plain ``nbgrader autograde`` starts it a little later, from ``nbgrader_config.py``
 (:func:`prestart`). Either way the probe is kept as the *spare* until :class:`JudgedExecute` takes it
 for the first notebook, if it was started with that notebook's options (else it is stopped and a

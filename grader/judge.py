@@ -151,8 +151,7 @@ _imports: threading.Thread | None = None
 
 
 def _import_for_judging() -> None:
-    import torch
-    torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
+    import torch  # noqa: F401
     import genedu.checks  # noqa: F401
     import grader.remote  # noqa: F401
 
@@ -169,7 +168,7 @@ def _imports_done() -> None:
     if _imports is not None:
         _imports.join()
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the checks' small tensors: one thread is several times faster here
 
 
 def is_test(cell) -> bool:

@@ -39,7 +39,8 @@ class JudgedExecute(NbGraderPreprocessor):
     sandbox = Bool(True, help="False runs submissions unsandboxed (only for notebooks you trust).").tag(config=True)
     memory_limit = Integer(LIMITS["memory"], help="Address space of the probe, in bytes.").tag(config=True)
     cpu_limit = Integer(LIMITS["cpu"], help="CPU seconds the probe may use in all.").tag(config=True)
-    file_size_limit = Integer(LIMITS["file_size"], help="The largest file the probe may write, in bytes.").tag(config=True)
+    file_size_limit = Integer(LIMITS["file_size"], help="The largest file the probe may write, in bytes."
+                              ).tag(config=True)
     tmp_size = Integer(LIMITS["tmp_size"], help="Size of the probe's private /tmp (its working folder), in bytes."
                        ).tag(config=True)
     process_limit = Integer(LIMITS["processes"], help="Processes (threads included) the probe may run."
