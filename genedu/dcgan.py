@@ -10,16 +10,14 @@
 - :func:`weights_init`   conv weights ~ N(0, 0.02), BatchNorm weights ~ N(1, 0.02), biases 0
 - :class:`ConditionalDCGANGenerator`, :class:`ConditionalDCGANDiscriminator`   the label y given to both
   networks: one-hot y concatenated to z for G, and as n_classes constant image planes for D
-- :func:`load_checkpoint`   the models the project trained and ships (``scripts/train_dcgan.py``)
 
 The discriminators return **logits** of shape (B,): the GAN losses of :mod:`genedu.gan` take logits
 (their stable form). ``DCGANDiscriminator(..., sigmoid=True)`` appends the tutorial's ``nn.Sigmoid``
-and returns probabilities D(x) instead.
+and returns probabilities D(x) instead. The trained generators ship in ``genedu.checkpoints``.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +26,7 @@ from torch import nn
 from genedu import _validate as v
 
 __all__ = ["conv2d_output_size", "conv_transpose2d_output_size", "DCGANGenerator", "DCGANDiscriminator",
-           "weights_init", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator",
-           "CHECKPOINT_DIR", "load_checkpoint"]
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+           "weights_init", "ConditionalDCGANGenerator", "ConditionalDCGANDiscriminator"]
 
 
 # --- size arithmetic ------------------------------------------------------------------------------
@@ -46,7 +41,10 @@ def conv2d_output_size(size: int, kernel: int, stride: int, padding: int, dilati
         o = floor((i + 2p - d (k - 1) - 1) / s) + 1
 
     Args:
-        size: input side i (>= 1); kernel: k (>= 1); stride: s (>= 1); padding: p (>= 0) on each side;
+        size: input side i (>= 1).
+        kernel: k (>= 1).
+        stride: s (>= 1).
+        padding: p (>= 0) on each side.
         dilation: d (>= 1, default 1).
 
     Returns:
@@ -74,8 +72,12 @@ def conv_transpose2d_output_size(size: int, kernel: int, stride: int, padding: i
     (< max(s, d)) picks which one (Dumoulin & Visin, 2016, section 4).
 
     Args:
-        size: input side i (>= 1); kernel: k; stride: s; padding: p (>= 0); output_padding: a (>= 0,
-            less than stride or dilation, default 0); dilation: d (default 1).
+        size: input side i (>= 1).
+        kernel: k.
+        stride: s.
+        padding: p (>= 0).
+        output_padding: a (>= 0, less than stride or dilation, default 0).
+        dilation: d (default 1).
 
     Returns:
         the output side o (an int).
@@ -111,8 +113,10 @@ class DCGANGenerator(nn.Module):
     (it would be cancelled by the mean subtraction); none in the last layer either, as in the tutorial.
 
     Args:
-        nz: size of z (default 100); ngf: width of the last hidden layer (default 64); nc: image channels
-            (default 3); image_size: a power of two >= 16 (default 64: the tutorial's network exactly).
+        nz: size of z (default 100).
+        ngf: width of the last hidden layer (default 64).
+        nc: image channels (default 3).
+        image_size: a power of two >= 16 (default 64: the tutorial's network exactly).
     """
 
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64):
@@ -147,9 +151,11 @@ class DCGANDiscriminator(nn.Module):
     one output, the logit. No biases, as in the tutorial.
 
     Args:
-        nc: image channels (default 3); ndf: width of the first layer (default 64); image_size: a power of
-            two >= 16 (default 64); sigmoid: append ``nn.Sigmoid()`` (the tutorial's exact network,
-            returning D(x) in (0, 1)); default False: return logits for the stable losses of genedu.gan.
+        nc: image channels (default 3).
+        ndf: width of the first layer (default 64).
+        image_size: a power of two >= 16 (default 64).
+        sigmoid: append ``nn.Sigmoid()`` (the tutorial's exact network, returning D(x) in (0, 1));
+            default False: return logits for the stable losses of genedu.gan.
     """
 
     def __init__(self, nc: int = 3, ndf: int = 64, image_size: int = 64, sigmoid: bool = False):
@@ -201,12 +207,12 @@ def weights_init(module: nn.Module) -> None:
 
 # --- the conditional GAN --------------------------------------------------------------------------
 
-def _labels(y, name: str, batch: int, n_classes: int) -> torch.Tensor:
+def _labels(y, name: str, batch: int) -> torch.Tensor:
+    """Check the labels' dtype and shape only: ``forward`` reads no values (that would wait for the GPU at every
+    step); ``F.one_hot`` rejects a label outside [0, n_classes)."""
     v.int_tensor(y, name, ndim=1)
     if len(y) != batch:
         raise ValueError(f"{name} must have one label per example ({batch}), got shape {tuple(y.shape)}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-        raise ValueError(f"{name} must hold labels in [0, {n_classes}), got values from {int(y.min())} to {int(y.max())}")
     return y
 
 
@@ -214,8 +220,11 @@ class ConditionalDCGANGenerator(nn.Module):
     """G(z, y): the DCGAN generator fed the concatenation [z, one_hot(y)] (Mirza & Osindero, 2014).
 
     Args:
-        nz: size of z (default 100); n_classes: number of labels (default 10); ngf, nc, image_size: as
-            :class:`DCGANGenerator` (defaults 64, 1, 32: the digits).
+        nz: size of z (default 100).
+        n_classes: number of labels (default 10).
+        ngf: as :class:`DCGANGenerator` (default 64).
+        nc: as :class:`DCGANGenerator` (default 1: the digits).
+        image_size: as :class:`DCGANGenerator` (default 32: the digits).
 
     ``forward(z, y)``: z (B, nz) or (B, nz, 1, 1), y (B,) integer labels -> (B, nc, image_size, image_size).
     The inner network is ``self.generator``, a :class:`DCGANGenerator` with ``nz + n_classes`` inputs.
@@ -229,7 +238,7 @@ class ConditionalDCGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         z = z.reshape(len(z), -1) if z.dim() == 4 else z
         v.float_tensor(z, "z", shape=(None, self.nz))
-        y = _labels(y, "y", len(z), self.n_classes)
+        y = _labels(y, "y", len(z))
         return self.generator(torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1))
 
 
@@ -237,7 +246,10 @@ class ConditionalDCGANDiscriminator(nn.Module):
     """D(x, y): the DCGAN discriminator fed the image and ``n_classes`` constant planes, plane y set to 1.
 
     Args:
-        nc, ndf, image_size: as :class:`DCGANDiscriminator` (defaults 1, 64, 32); n_classes: default 10.
+        nc: as :class:`DCGANDiscriminator` (default 1).
+        n_classes: number of labels (default 10).
+        ndf: as :class:`DCGANDiscriminator` (default 64).
+        image_size: as :class:`DCGANDiscriminator` (default 32).
 
     ``forward(x, y)``: x (B, nc, image_size, image_size), y (B,) integer labels -> (B,) logits.
     The inner network is ``self.discriminator``, a :class:`DCGANDiscriminator` with ``nc + n_classes`` inputs.
@@ -251,40 +263,6 @@ class ConditionalDCGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         size = self.discriminator.image_size
         v.float_tensor(x, "x", shape=(None, self.nc, size, size))
-        y = _labels(y, "y", len(x), self.n_classes)
+        y = _labels(y, "y", len(x))
         planes = F.one_hot(y, self.n_classes).to(x.dtype)[:, :, None, None].expand(-1, -1, size, size)
         return self.discriminator(torch.cat([x, planes], dim=1))
-
-
-# --- checkpoints --------------------------------------------------------------------------------
-
-def load_checkpoint(name: str) -> tuple[nn.Module, dict]:
-    """Load a model the project trained and ships in ``genedu/checkpoints/<name>.pt``.
-
-    Args:
-        name: "dcgan_digits" (a :class:`DCGANGenerator`), "cgan_digits" (a
-            :class:`ConditionalDCGANGenerator`) or "digit_classifier" (a
-            :class:`genedu.classifier.DigitClassifier`).
-
-    Returns:
-        (model in eval mode, extras): extras holds the ``config`` the model was built with and what the
-        training script saved with it (e.g. ``snapshots``: list of (step, (64, 1, 32, 32) samples),
-        ``train_seconds``, ``steps``).
-    """
-    builders = {"dcgan_digits": DCGANGenerator, "cgan_digits": ConditionalDCGANGenerator}
-    if name == "digit_classifier":
-        from genedu.classifier import DigitClassifier
-        builders[name] = DigitClassifier
-    if name not in builders:
-        raise ValueError(f"name must be one of {sorted(builders) + ['digit_classifier']}, got {name!r}")
-    path = CHECKPOINT_DIR / f"{name}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `python scripts/train_dcgan.py` to train it")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = builders[name](**state["config"])
-    model.load_state_dict(state["state_dict"])
-    extras = {key: val for key, val in state.items() if key != "state_dict"}
-    if "snapshots" in extras:  # stored as uint8 grey levels to keep the file small
-        extras["snapshots"] = [(int(step), imgs.float() / 127.5 - 1.0)
-                               for step, imgs in zip(extras["snapshot_steps"].tolist(), extras["snapshots"])]
-    return model.eval(), extras

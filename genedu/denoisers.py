@@ -5,7 +5,7 @@
 - :class:`MLPDenoiser`       for 2D (or any low-dimensional) data: residual MLP blocks, each told t
 - :class:`UNetDenoiser`      a small convolutional U-Net (Ronneberger et al. 2015; Ho et al.'s design,
                               much smaller) for 28x28 one-channel digits
-- :func:`load_digits_denoiser`  the U-Net trained by ``scripts/train_diffusion.py``, shipped with genedu
+- :func:`load_digits_denoiser`  the U-Net trained by ``experiments/train_diffusion.py``, shipped with genedu
 
 Both networks are called as ``model(x_t, t)`` with x_t (B, ...) and t (B,) int64 timesteps, and return a
 tensor shaped like x_t: the predicted noise.
@@ -150,7 +150,7 @@ class UNetDenoiser(nn.Module):
 
 
 def load_digits_denoiser(path: str | Path | None = None) -> tuple[UNetDenoiser, dict]:
-    """The digits U-Net trained by ``scripts/train_diffusion.py`` (shipped in genedu/checkpoints).
+    """The digits U-Net trained by ``experiments/train_diffusion.py`` (shipped in genedu/checkpoints).
 
     The model predicts the noise for MNIST digits scaled to [-1, 1], under the schedule named in the
     returned metadata (e.g. ``{"schedule": "cosine", "T": 1000, ...}``).
@@ -160,9 +160,10 @@ def load_digits_denoiser(path: str | Path | None = None) -> tuple[UNetDenoiser, 
     """
     path = Path(path) if path is not None else DIGITS_CHECKPOINT
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; run scripts/train_diffusion.py to train one")
+        raise FileNotFoundError(f"no checkpoint at {path}; run experiments/train_diffusion.py to train one")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    meta = dict(state["meta"])
-    model = UNetDenoiser(channels=int(meta["channels"]))
-    model.load_state_dict(state["model"])
+    model = UNetDenoiser(**state["config"])
+    model.load_state_dict(state["state_dict"])
+    meta = {"channels": int(state["config"]["channels"]),
+            **{key: value for key, value in state.items() if key not in ("config", "state_dict")}}
     return model.eval(), meta

@@ -12,23 +12,29 @@ Discriminative side, p(y | x) only:
 
 - :func:`logistic_nll`, :func:`logistic_regression_gradient`, :func:`fit_logistic_regression`
 
+1-D log-densities, for the GAN game of chapter 4 (``genedu.gan_theory``):
+
+- :func:`normal_log_density`        x -> log N(x; mean, std^2), as a callable
+- :func:`kde_log_density`           a Gaussian kernel density estimate of samples (for p_g)
+
 Shapes: N points of dimension D, K classes or mixture components.
 """
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from genedu import _validate as v
+from genedu.runtime import make_generator
 
 __all__ = [
     "fit_gaussian", "gaussian_log_density", "ClassConditionalGaussians", "fit_class_conditional",
     "class_log_likelihoods", "class_posterior", "predict_posterior", "sample_class_conditional", "GaussianMixture",
     "fit_gaussian_mixture", "gaussian_mixture_log_density", "logistic_nll",
-    "logistic_regression_gradient", "fit_logistic_regression",
+    "logistic_regression_gradient", "fit_logistic_regression", "normal_log_density", "kde_log_density",
 ]
 
 
@@ -44,7 +50,7 @@ def fit_gaussian(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x: (N, D) data.
 
     Returns:
-        mean: (D,); cov: (D, D).
+        mean (D,); cov (D, D).
     """
     v.float_tensor(x, "x", ndim=2)
     mean = x.mean(dim=0)
@@ -69,7 +75,9 @@ def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor)
     log det Sigma = 2 sum_i log L_ii), never an explicit inverse.
 
     Args:
-        x: (N, D) points; mean: (D,); cov: (D, D) symmetric positive definite.
+        x: (N, D) points.
+        mean: (D,).
+        cov: (D, D) symmetric positive definite.
 
     Returns:
         (N,) log-densities in nats.
@@ -90,7 +98,10 @@ def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor)
 class ClassConditionalGaussians(NamedTuple):
     """p(y = k) = priors[k] and p(x | y = k) = N(x; means[k], covs[k]).
 
-    Fields: priors (K,), means (K, D), covs (K, D, D).
+    Attributes:
+        priors: (K,).
+        means: (K, D).
+        covs: (K, D, D).
     """
     priors: torch.Tensor
     means: torch.Tensor
@@ -117,7 +128,8 @@ def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, num_classes: int | N
     class's Gaussian is :func:`fit_gaussian` on that class's points alone.
 
     Args:
-        x: (N, D) points; y: (N,) integer labels in [0, num_classes).
+        x: (N, D) points.
+        y: (N,) integer labels in [0, num_classes).
         num_classes: K (default: ``y.max() + 1``); every class needs at least one point.
         reg: added to the diagonal of each covariance, to keep it invertible.
 
@@ -147,7 +159,8 @@ def class_log_likelihoods(model: ClassConditionalGaussians, x: torch.Tensor) -> 
     """log p(x_n | y = k) for every point and class.
 
     Args:
-        model: the class-conditional Gaussians; x: (N, D).
+        model: the class-conditional Gaussians.
+        x: (N, D).
 
     Returns:
         (N, K) log-likelihoods.
@@ -161,7 +174,8 @@ def predict_posterior(model: ClassConditionalGaussians, x: torch.Tensor) -> torc
     :func:`class_log_likelihoods` with the model's priors.
 
     Args:
-        model: the class-conditional Gaussians; x: (N, D).
+        model: the class-conditional Gaussians.
+        x: (N, D).
 
     Returns:
         (N, K) posterior probabilities.
@@ -176,7 +190,8 @@ def class_posterior(log_likelihoods: torch.Tensor, priors: torch.Tensor) -> torc
     so points far from every class (log-likelihoods of -1000) do not underflow to 0/0.
 
     Args:
-        log_likelihoods: (N, K) values log p(x_n | y = k); priors: (K,) class probabilities.
+        log_likelihoods: (N, K) values log p(x_n | y = k).
+        priors: (K,) class probabilities.
 
     Returns:
         (N, K) posterior probabilities; each row sums to 1.
@@ -199,11 +214,13 @@ def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, 
 
     Args:
         n: number of samples.
-        priors: (K,); means: (K, D); covs: (K, D, D).
+        priors: (K,).
+        means: (K, D).
+        covs: (K, D, D).
         generator: a ``torch.Generator`` for reproducible draws (default: the global one).
 
     Returns:
-        x: (n, D) samples; y: (n,) int64 classes.
+        x (n, D) samples; y (n,) int64 classes.
     """
     n = v.positive_int(n, "n")
     _check_mixture(priors, means, covs)
@@ -221,7 +238,10 @@ def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, 
 class GaussianMixture(NamedTuple):
     """p(x) = sum_k weights[k] N(x; means[k], covs[k]).
 
-    Fields: weights (K,), means (K, D), covs (K, D, D).
+    Attributes:
+        weights: (K,).
+        means: (K, D).
+        covs: (K, D, D).
     """
     weights: torch.Tensor
     means: torch.Tensor
@@ -232,7 +252,8 @@ def gaussian_mixture_log_density(x: torch.Tensor, mixture: GaussianMixture) -> t
     """log p(x_n) = logsumexp_k [log w_k + log N(x_n; mu_k, Sigma_k)].
 
     Args:
-        x: (N, D); mixture: a :class:`GaussianMixture` (or ClassConditionalGaussians).
+        x: (N, D).
+        mixture: a :class:`GaussianMixture` (or ClassConditionalGaussians).
 
     Returns:
         (N,) log-densities in nats.
@@ -252,8 +273,11 @@ def fit_gaussian_mixture(x: torch.Tensor, k: int, iters: int = 100, reg: float =
     :func:`class_posterior`, then the M-step weighted versions of :func:`fit_gaussian`.
 
     Args:
-        x: (N, D) data; k: number of components; iters: EM iterations.
-        reg: added to the diagonal of each covariance; seed: for the initialisation.
+        x: (N, D) data.
+        k: number of components.
+        iters: EM iterations.
+        reg: added to the diagonal of each covariance.
+        seed: for the initialisation.
 
     Returns:
         GaussianMixture with weights (k,), means (k, D), covs (k, D, D).
@@ -264,7 +288,7 @@ def fit_gaussian_mixture(x: torch.Tensor, k: int, iters: int = 100, reg: float =
     n, d = x.shape
     if n < k:
         raise ValueError(f"need at least k={k} points, got {n}")
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     # k-means++: each new centre is a data point drawn with probability ~ squared distance
     centres = [x[torch.randint(n, (1,), generator=g)].squeeze(0)]
     for _ in range(k - 1):
@@ -304,7 +328,10 @@ def logistic_nll(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Ten
     written with softplus (log(1 + e^s)) so large |s| does not overflow.
 
     Args:
-        w: (D,); b: scalar tensor; x: (N, D); y: (N,) float labels in {0, 1}.
+        w: (D,).
+        b: scalar tensor.
+        x: (N, D).
+        y: (N,) float labels in {0, 1}.
 
     Returns:
         scalar tensor (nats per point).
@@ -321,10 +348,13 @@ def logistic_regression_gradient(w: torch.Tensor, b: torch.Tensor, x: torch.Tens
         dL/dw = (1/N) X^T (sigma(X w + b) - y),   dL/db = (1/N) sum_n (sigma(s_n) - y_n)
 
     Args:
-        w: (D,); b: scalar tensor; x: (N, D); y: (N,) float labels in {0, 1}.
+        w: (D,).
+        b: scalar tensor.
+        x: (N, D).
+        y: (N,) float labels in {0, 1}.
 
     Returns:
-        grad_w: (D,); grad_b: scalar tensor.
+        grad_w (D,); grad_b, a scalar tensor.
     """
     _check_logistic(w, b, x, y)
     err = torch.sigmoid(x @ w + b.reshape(())) - y
@@ -336,11 +366,13 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, steps: int = 500,
     """Fit logistic regression by full-batch gradient descent on :func:`logistic_nll`.
 
     Args:
-        x: (N, D); y: (N,) labels in {0, 1} (int or float).
-        steps: gradient steps; lr: step size (0.5 suits standardised 2D data).
+        x: (N, D).
+        y: (N,) labels in {0, 1} (int or float).
+        steps: gradient steps.
+        lr: step size (0.5 suits standardised 2D data).
 
     Returns:
-        w: (D,); b: scalar tensor.
+        w (D,); b, a scalar tensor.
     """
     v.float_tensor(x, "x", ndim=2)
     if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],):
@@ -356,3 +388,47 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, steps: int = 500,
         grad_w, grad_b = logistic_regression_gradient(w, b, x, y)
         w, b = w - lr * grad_w, b - lr * grad_b
     return w, b
+
+
+# --------------------------------------------------------------------------------------------------
+# 1-D log-densities (the GAN game of chapter 4)
+# --------------------------------------------------------------------------------------------------
+
+def normal_log_density(mean: float = 0.0, std: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The log-density of N(mean, std^2) as a callable ``x -> log N(x; mean, std^2)`` (any shape).
+
+    Args:
+        mean: the mean (default 0).
+        std: the standard deviation, > 0 (default 1).
+
+    Returns:
+        a function of a tensor x (any shape) giving log N(x; mean, std^2) elementwise, shaped like x.
+    """
+    if isinstance(mean, bool) or not isinstance(mean, (int, float)):
+        raise TypeError(f"mean must be a number, got {type(mean).__name__}")
+    std = v.positive_float(std, "std")
+    return lambda x: -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+
+def kde_log_density(samples: torch.Tensor, x: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+    """The log of a Gaussian kernel density estimate of 1-D samples, evaluated at x.
+
+    Args:
+        samples: (N,) or (N, 1) samples.
+        x: (M,) points.
+        bandwidth: the kernel's standard deviation (default: Scott's rule, 1.06 std N^(-1/5), at least
+            1e-3 so that a collapsed generator still gives a (very narrow) density).
+
+    Returns:
+        (M,) log-densities.
+    """
+    v.float_tensor(samples, "samples")
+    samples = samples.reshape(-1) if samples.dim() == 2 and samples.shape[1] == 1 else samples
+    v.float_tensor(samples, "samples", ndim=1)
+    v.float_tensor(x, "x", ndim=1)
+    if bandwidth is None:
+        std = float(samples.std()) if len(samples) > 1 else 0.0
+        bandwidth = max(1.06 * std * len(samples) ** -0.2, 1e-3)
+    h = v.positive_float(bandwidth, "bandwidth")
+    log_kernels = -0.5 * ((x[:, None] - samples[None, :]) / h) ** 2 - math.log(h) - 0.5 * math.log(2 * math.pi)
+    return torch.logsumexp(log_kernels, dim=1) - math.log(len(samples))

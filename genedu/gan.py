@@ -14,19 +14,25 @@ gives ``-inf`` once ``sigmoid(l)`` rounds to 0). Every loss is a mean over the b
 - :func:`discriminator_step`, :func:`generator_step`   one update of one player
 - :func:`train_gan`                     Algorithm 1: k discriminator steps per generator step
 
-The chapter's 1D toy game (optimal discriminator, value at the optimum, JSD) is in ``genedu.gan_toy``.
+- :func:`mlp_players`                   the MLP generator and discriminator of the toy experiments
+
+The theory of the game (optimal discriminator, value at the optimum, JSD, the 1D game) is in
+``genedu.gan_theory``.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm.auto import tqdm
 
 from genedu import _validate as v
+from genedu.models import mlp
+from genedu.runtime import device as default_device
+from genedu.runtime import make_generator, randn, randperm
+from genedu.train import loop
 
 __all__ = ["discriminator_loss", "generator_loss_saturating", "generator_loss_nonsaturating",
            "GENERATOR_LOSSES", "discriminator_step", "generator_step", "train_gan", "mlp_players"]
@@ -107,13 +113,11 @@ def _call(module, inputs: torch.Tensor, y: torch.Tensor | None):
     return module(inputs) if y is None else module(inputs, y)
 
 
-def _resolve_generator_loss(loss) -> Callable[[torch.Tensor], torch.Tensor]:
-    if callable(loss):
-        return loss
-    if isinstance(loss, str) and loss in GENERATOR_LOSSES:
-        return GENERATOR_LOSSES[loss]
+def _check_generator_loss(loss) -> None:
+    if callable(loss) or (isinstance(loss, str) and loss in GENERATOR_LOSSES):
+        return
     raise ValueError(f"generator_loss must be 'saturating', 'non-saturating' or a callable "
-                     f"fake_logits -> loss, got {loss!r}")
+                     f"loss(discriminator, x, fake) -> loss, got {loss!r}")
 
 
 def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
@@ -130,12 +134,13 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
         generator: called as ``generator(z)`` (or ``generator(z, y_fake)`` when ``y`` is given).
         discriminator: called as ``discriminator(x)`` (or ``discriminator(x, y)``) -> (B,) or (B, 1) logits.
         optimizer: the discriminator's optimizer.
-        x: (B, ...) real minibatch; z: (B', latent_dim) noise.
-        y: (B,) integer labels of x (conditional GAN) or None; y_fake: (B',) labels given to the fakes
-            (default: ``y``).
+        x: (B, ...) real minibatch.
+        z: (B', latent_dim) noise.
+        y: (B,) integer labels of x (conditional GAN) or None.
+        y_fake: (B',) labels given to the fakes (default: ``y``).
         loss: None for :func:`discriminator_loss`, or a callable ``loss(d, x, fake)`` -> loss or
-            (loss, dict of floats), where ``d(inputs)`` is the discriminator with the labels bound
-            (a hook for other losses, e.g. the Wasserstein critic with a gradient penalty).
+            (loss, dict of floats), where ``d`` is the discriminator (with the labels bound when ``y`` is
+            given): a hook for other losses, e.g. ``genedu.remedies.wgan_gp_critic_loss``.
 
     Returns:
         {"d_loss": ..., "d_real": mean D(x), "d_fake": mean D(G(z))} as floats (with a custom
@@ -154,7 +159,7 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
     else:
         def d(inputs):
             return _call(discriminator, inputs, y)
-        out = loss(d, x, fake)
+        out = loss(discriminator if y is None else d, x, fake)
         d_loss, logs = (out[0], dict(out[1])) if isinstance(out, tuple) else (out, {})
     optimizer.zero_grad()
     d_loss.backward()
@@ -164,8 +169,7 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
 
 def generator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
                    optimizer: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor | None = None,
-                   loss: str | Callable = "non-saturating", objective: Callable | None = None,
-                   x: torch.Tensor | None = None) -> dict[str, float]:
+                   loss: str | Callable = "non-saturating", x: torch.Tensor | None = None) -> dict[str, float]:
     """One generator update of Algorithm 1: descend the generator loss on a noise minibatch.
 
     The discriminator's parameters are frozen during the step (``requires_grad`` off, restored after),
@@ -176,35 +180,30 @@ def generator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
         generator: called as ``generator(z)`` (or ``generator(z, y)``).
         discriminator: called as ``discriminator(G(z))`` (or with ``y``) -> (B,) or (B, 1) logits.
         optimizer: the generator's optimizer.
-        z: (B, latent_dim) noise; y: (B,) integer labels (conditional GAN) or None.
-        loss: "non-saturating" (default, -mean log D(G(z))), "saturating" (mean log(1 - D(G(z)))) or a
-            callable ``fake_logits -> loss``.
-        objective: None (default), or a callable ``objective(discriminator, fake, x)`` -> loss that replaces
-            ``loss(discriminator(fake))``, for generator losses that need more than the logits (chapter 6's
-            unrolled GAN looks several discriminator steps ahead). ``fake`` = G(z) carries the generator's
-            graph; ``discriminator``'s parameters are frozen (``requires_grad`` off) during the call.
-            Not with ``y``.
-        x: (B, ...) a real minibatch passed to ``objective`` (default None).
+        z: (B, latent_dim) noise.
+        y: (B,) integer labels (conditional GAN) or None.
+        loss: "non-saturating" (default, -mean log D(G(z))), "saturating" (mean log(1 - D(G(z)))), or a
+            callable ``loss(discriminator, x, fake)`` -> loss with the signature of the discriminator's hook,
+            for losses that need more than the fakes' logits (``genedu.remedies.wgan_generator_loss``; the
+            unrolled GAN's ``genedu.remedies.unrolled_generator_loss`` looks several discriminator steps
+            ahead). ``fake`` = G(z) carries the generator's graph. A callable does not take labels: not with ``y``.
+        x: (B, ...) a real minibatch, passed to a callable ``loss`` (default None).
 
     Returns:
         {"g_loss": ...} as a float.
     """
-    loss_fn = _resolve_generator_loss(loss)
-    if objective is not None and not callable(objective):
-        raise TypeError(f"objective must be None or a callable (discriminator, fake, x) -> loss, "
-                        f"got {type(objective).__name__}")
-    if objective is not None and y is not None:
-        raise ValueError("objective does not support a conditional GAN (y must be None)")
+    _check_generator_loss(loss)
+    if callable(loss) and y is not None:
+        raise ValueError("a callable generator loss does not support a conditional GAN (y must be None)")
     frozen = [(p, p.requires_grad) for p in discriminator.parameters()]
     for p, _ in frozen:
         p.requires_grad_(False)
     try:
         fake = _call(generator, z, y)
-        if objective is None:
-            fake_logits = _flat_logits(_call(discriminator, fake, y), len(z), "discriminator")
-            g_loss = loss_fn(fake_logits)
+        if callable(loss):
+            g_loss = loss(discriminator, x, fake)
         else:
-            g_loss = objective(discriminator, fake, x)
+            g_loss = GENERATOR_LOSSES[loss](_flat_logits(_call(discriminator, fake, y), len(z), "discriminator"))
         optimizer.zero_grad()
         g_loss.backward()
         optimizer.step()
@@ -254,7 +253,7 @@ def _batches(data, conditional: bool, batch_size: int, g: torch.Generator,
         x = x.to(device)
         y = y.to(device) if y is not None else None
         while True:
-            perm = torch.randperm(len(x), generator=g).to(device)
+            perm = randperm(len(x), generator=g, device=device)
             for start in range(0, len(x) - batch_size + 1, batch_size):
                 idx = perm[start:start + batch_size]
                 yield x[idx], (y[idx] if y is not None else None)
@@ -284,17 +283,18 @@ def _n_classes(data) -> int:
 # --------------------------------------------------------------------------------------------------
 
 def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, latent_dim: int, steps: int,
-              k: int = 1, batch_size: int = 64, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-              generator_loss: str | Callable = "non-saturating", conditional: bool = False,
+              k: int = 1, batch_size: int = 64, lr: float = 2e-4, d_lr: float | None = None,
+              betas: tuple[float, float] = (0.5, 0.999), generator_loss: str | Callable = "non-saturating",
+              discriminator_loss: Callable | None = None, conditional: bool = False,
               snapshot_every: int | None = None, n_snapshot: int = 64, callback: Callable | None = None,
-              device: torch.device | str | None = None, seed: int | None = 0, progress: bool = True,
-              discriminator_loss: Callable | None = None, n_classes: int | None = None,
-              generator_objective: Callable | None = None, d_lr: float | None = None) -> dict[str, list]:
+              device: torch.device | str | None = None, seed: int | None = 0,
+              progress: bool = True) -> dict[str, list]:
     """Train a GAN with Goodfellow et al.'s Algorithm 1 (minibatch stochastic gradient, Adam here).
 
-    For each of ``steps`` generator steps: ``k`` discriminator steps (:func:`discriminator_step`), each on
-    a fresh real minibatch and fresh noise z ~ N(0, I), then one generator step (:func:`generator_step`)
-    on fresh noise. Both players use Adam(lr, betas); the defaults are Radford et al.'s (2e-4, beta1 0.5).
+    For each of ``steps`` generator steps (the steps of ``genedu.train.loop``): ``k`` discriminator steps
+    (:func:`discriminator_step`), each on a fresh real minibatch and fresh noise z ~ N(0, I), then one
+    generator step (:func:`generator_step`) on fresh noise. Both players use Adam(lr, betas); the defaults
+    are Radford et al.'s (2e-4, beta1 0.5).
 
     Args:
         generator: ``generator(z)`` maps z (B, latent_dim) to samples (B, ...); ``generator(z, y)`` when
@@ -306,11 +306,17 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         steps: the number of generator steps (iterations of Algorithm 1).
         k: discriminator steps per generator step (default 1, as in the paper's experiments).
         batch_size: examples per minibatch, real and fake (default 64).
-        lr, betas: Adam's learning rate and betas for both players (default 2e-4, (0.5, 0.999)).
+        lr: Adam's learning rate for the generator, and for the discriminator unless ``d_lr`` (default 2e-4).
         d_lr: the discriminator's learning rate when it differs from the generator's (default None: ``lr``;
             the demo notebook of Metz et al.'s unrolled GAN, for instance, uses 1e-3 for G and 1e-4 for D).
-        generator_loss: "non-saturating" (default), "saturating" or a callable ``fake_logits -> loss``.
-        conditional: when True, ``data`` yields (x, y) with integer labels in [0, n_classes); the fakes of a
+        betas: Adam's betas for both players (default (0.5, 0.999)).
+        generator_loss: "non-saturating" (default), "saturating", or a callable ``loss(discriminator, x, fake)``
+            (see :func:`generator_step`; ``x`` is the last real minibatch of the discriminator steps), e.g.
+            ``genedu.remedies.unrolled_generator_loss(5)`` or ``genedu.remedies.wgan_generator_loss``.
+        discriminator_loss: None for the GAN loss, or a callable ``loss(d, x, fake)`` -> loss or
+            (loss, logs): see :func:`discriminator_step` (e.g. ``genedu.remedies.wgan_gp_critic_loss``).
+        conditional: when True, ``data`` yields (x, y) with integer labels in [0, n_classes), n_classes the
+            generator's ``n_classes`` attribute (else the largest label in data + 1); the fakes of a
             discriminator step get the labels of that step's real minibatch, those of a generator step the
             labels of the last real minibatch in a random order (so labels follow the data's frequencies).
         snapshot_every: every this many generator steps (and before the first and after the last), record
@@ -324,21 +330,13 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         seed: seeds the minibatch order, the noise and the fixed snapshot noise (not the models'
             initialisation); None: not seeded.
         progress: show a progress bar.
-        discriminator_loss: None for the GAN loss, or a callable ``loss(d, x, fake)`` -> loss or
-            (loss, logs): see :func:`discriminator_step` (e.g. a Wasserstein critic loss).
-        n_classes: the number of classes when conditional (default: the largest label in data + 1).
-        generator_objective: None, or a callable ``objective(discriminator, fake, x)`` -> loss used by the
-            generator step instead of ``generator_loss`` (see :func:`generator_step`); ``x`` is the last real
-            minibatch of the discriminator steps (e.g. ``genedu.remedies.unrolled_generator_loss``).
 
     Returns:
-        history: per-generator-step lists "d_loss" (mean over the k discriminator steps), "g_loss",
+        the history, per-generator-step lists "d_loss" (mean over the k discriminator steps), "g_loss",
         "d_real" and "d_fake" (mean D(x) and D(G(z)) seen by the discriminator steps, before their
         updates; absent with a custom ``discriminator_loss``, which adds its own logs instead), and
         "snapshots": a list of (step, samples) with samples on the CPU. Both models are left in eval mode.
     """
-    from genedu import device as default_device
-
     if not isinstance(generator, torch.nn.Module):
         raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
     if not isinstance(discriminator, torch.nn.Module):
@@ -352,7 +350,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     if (not isinstance(betas, (tuple, list)) or len(betas) != 2
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-    g_loss_fn = _resolve_generator_loss(generator_loss)
+    _check_generator_loss(generator_loss)
     if not isinstance(conditional, bool):
         raise TypeError(f"conditional must be a bool, got {type(conditional).__name__}")
     if snapshot_every is not None:
@@ -364,17 +362,13 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     if discriminator_loss is not None and not callable(discriminator_loss):
         raise TypeError(f"discriminator_loss must be None or a callable (d, x, fake) -> loss, "
                         f"got {type(discriminator_loss).__name__}")
-    if generator_objective is not None and not callable(generator_objective):
-        raise TypeError(f"generator_objective must be None or a callable (discriminator, fake, x) -> loss, "
-                        f"got {type(generator_objective).__name__}")
-    if generator_objective is not None and conditional:
-        raise ValueError("generator_objective does not support conditional=True")
+    if callable(generator_loss) and conditional:
+        raise ValueError("a callable generator_loss does not support conditional=True")
     seed = v.optional_seed(seed)
     device = torch.device(device) if device is not None else default_device()
-    if conditional:
-        n_classes = v.positive_int(n_classes, "n_classes") if n_classes is not None else _n_classes(data)
+    n_classes = (getattr(generator, "n_classes", None) or _n_classes(data)) if conditional else None
 
-    g = v.generator(seed)
+    g = make_generator(seed)
     batches = _batches(data, conditional, batch_size, g, device)
     generator.to(device)
     discriminator.to(device)
@@ -382,12 +376,11 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=d_lr, betas=tuple(betas))
 
     def noise(n: int) -> torch.Tensor:
-        return torch.randn(n, latent_dim, generator=g).to(device)
+        return randn((n, latent_dim), generator=g, device=device)
 
     fixed_z = noise(n_snapshot)
     fixed_y = (torch.arange(n_snapshot) % n_classes).to(device) if conditional else None
-    history: dict[str, list] = defaultdict(list)
-    history["snapshots"] = []
+    history: dict[str, list] = {"snapshots": []}
 
     def snapshot(step: int) -> None:
         generator.eval()
@@ -395,12 +388,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
             history["snapshots"].append((step, _call(generator, fixed_z, fixed_y).detach().cpu()))
         generator.train()
 
-    generator.train()
-    discriminator.train()
-    if snapshot_every is not None:
-        snapshot(0)
-    bar = tqdm(range(1, steps + 1), desc="training GAN", disable=not progress, leave=False)
-    for step in bar:
+    def iteration(step: int) -> dict[str, float]:
         sums: dict[str, float] = defaultdict(float)
         y = None
         for _ in range(k):
@@ -409,43 +397,50 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
                                       loss=discriminator_loss)
             for key, value in logs.items():
                 sums[key] += value / k
-        y_g = y[torch.randperm(len(y), generator=g).to(device)] if conditional else None
-        logs = generator_step(generator, discriminator, g_opt, noise(batch_size), y=y_g, loss=g_loss_fn,
-                              objective=generator_objective, x=x)
-        for key, value in {**sums, **logs}.items():
-            history[key].append(value)
+        y_g = y[randperm(len(y), generator=g, device=device)] if conditional else None
+        logs = generator_step(generator, discriminator, g_opt, noise(batch_size), y=y_g, loss=generator_loss, x=x)
         if snapshot_every is not None and (step % snapshot_every == 0 or step == steps):
             snapshot(step)
-        if progress and (step % 10 == 0 or step == steps):
-            bar.set_postfix(d_loss=f"{history['d_loss'][-1]:.3f}", g_loss=f"{history['g_loss'][-1]:.3f}")
-        if callback is not None:
-            callback(step, generator, discriminator, history)
+        return {**sums, **logs}
+
+    generator.train()
+    discriminator.train()
+    if snapshot_every is not None:
+        snapshot(0)
+    each = None if callback is None else (lambda step, h: callback(step, generator, discriminator, h))
+    history = loop(steps, iteration, "training GAN", progress, each, show=("d_loss", "g_loss"), history=history)
     generator.eval()
     discriminator.eval()
-    return dict(history)
+    return history
 
 
-def mlp_players(generator_sizes: list[int], discriminator_sizes: list[int],
+def mlp_players(generator_sizes: Sequence[int], discriminator_sizes: Sequence[int],
                 seed: int | None = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The MLP generator (ReLU) and discriminator (LeakyReLU 0.2, one logit) of the toy experiments, initialised
-    with ``seed`` (the generator's weights drawn first) without changing the global RNG.
+    """The MLP generator (ReLU) and discriminator (LeakyReLU 0.2, one logit) of the toy experiments, built by
+    ``genedu.models.mlp`` and initialised with ``seed`` (the generator's weights drawn first) without changing
+    the global RNG.
+
+    Chapter 4's 1D game uses ``mlp_players([1, 32, 32, 1], [1, 32, 32, 1])``; chapter 6's 2D experiments
+    ``mlp_players([2, 128, 128, 128, 2], [2 * m, 128, 128, 128, 1])``, the discriminator wrapped in
+    ``genedu.remedies.PackedDiscriminator(d, m)`` when it judges packs of m samples.
 
     Args:
-        generator_sizes: ``[latent_dim, hidden..., data_dim]``; discriminator_sizes: ``[data_dim, hidden..., 1]``
-        (see ``genedu.models.mlp``); seed: None draws from the global generator (and advances it).
+        generator_sizes: ``[latent_dim, hidden..., data_dim]``.
+        discriminator_sizes: ``[data_dim, hidden..., 1]``.
+        seed: seeds the initialisation (default 0); None draws from the global generator (and advances it).
 
     Returns:
-        (generator, discriminator).
+        the pair (generator, discriminator), two ``nn.Sequential``.
     """
-    from torch import nn
-
-    from genedu.models import mlp
-
     seed = v.optional_seed(seed)
     if seed is None:  # like any nn.Linear: drawn from, and advancing, the global generator
-        return mlp(generator_sizes), mlp(discriminator_sizes, activation=lambda: nn.LeakyReLU(0.2))
+        return mlp(generator_sizes), mlp(discriminator_sizes, activation=_leaky_relu)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator = mlp(generator_sizes)
-        discriminator = mlp(discriminator_sizes, activation=lambda: nn.LeakyReLU(0.2))
+        discriminator = mlp(discriminator_sizes, activation=_leaky_relu)
     return generator, discriminator
+
+
+def _leaky_relu() -> torch.nn.Module:
+    return torch.nn.LeakyReLU(0.2)

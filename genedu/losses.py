@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from genedu import _validate as v
+from genedu.runtime import randn
 
 __all__ = ["mse_reconstruction", "bce_reconstruction", "gaussian_kl", "negative_elbo", "vae_loss", "iwae_bound"]
 
@@ -33,7 +34,8 @@ def mse_reconstruction(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Squared error summed over every pixel of each example: sum_j (x_hat_j - x_j)^2.
 
     Args:
-        x_hat, x: (B, ...) reconstructions and targets.
+        x_hat: (B, ...) reconstructions.
+        x: (B, ...) targets.
 
     Returns:
         (B,) per-example losses.
@@ -50,7 +52,8 @@ def bce_reconstruction(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     from the decoder's logits l (stable for large |l|). Targets may be grey levels in [0, 1].
 
     Args:
-        logits: (B, ...) decoder outputs; x: (B, ...) targets in [0, 1].
+        logits: (B, ...) decoder outputs.
+        x: (B, ...) targets in [0, 1].
 
     Returns:
         (B,) per-example losses.
@@ -67,7 +70,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     (Kingma & Welling 2014, appendix B).
 
     Args:
-        mu, logvar: (B, D).
+        mu: (B, D).
+        logvar: (B, D), log sigma^2.
 
     Returns:
         (B,) per-example KL divergences in nats.
@@ -87,11 +91,14 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
     beta-VAE objective (Higgins et al. 2017).
 
     Args:
-        logits: (B, ...) decoder logits for z ~ q(z|x); x: (B, ...) targets in [0, 1];
-        mu, logvar: (B, D) encoder outputs; beta: weight of the KL term (>= 0).
+        logits: (B, ...) decoder logits for z ~ q(z|x).
+        x: (B, ...) targets in [0, 1].
+        mu: (B, D) encoder output (the mean of q(z|x)).
+        logvar: (B, D) encoder output (its log-variance).
+        beta: weight of the KL term (>= 0).
 
     Returns:
-        (loss, reconstruction, kl): three scalars, in nats per example (batch means).
+        (loss, reconstruction, kl), three scalars in nats per example (batch means).
     """
     beta = v.positive_float(beta, "beta", allow_zero=True)
     recon = bce_reconstruction(logits, x)
@@ -103,7 +110,16 @@ def negative_elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
 
 def vae_loss(model, x: torch.Tensor, beta: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
     """:func:`negative_elbo` of ``model(x)`` in the form :func:`genedu.train.train` expects:
-    ``(loss, {"recon": ..., "kl": ...})``."""
+    ``(loss, {"recon": ..., "kl": ...})``.
+
+    Args:
+        model: a VAE whose ``model(x)`` returns ``(logits, mu, logvar)`` (:class:`genedu.models.VAE`).
+        x: (B, ...) data in [0, 1].
+        beta: weight of the KL term (>= 0).
+
+    Returns:
+        the scalar loss (batch mean, nats per example) and ``{"recon": float, "kl": float}``, its two terms.
+    """
     logits, mu, logvar = model(x)
     loss, recon, kl = negative_elbo(logits, x, mu, logvar, beta)
     return loss, {"recon": recon.item(), "kl": kl.item()}
@@ -124,7 +140,8 @@ def iwae_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None
 
     Args:
         model: a :class:`genedu.models.VAE` (``encode``, ``decode``, ``latent_dim``).
-        x: (B, ...) data in [0, 1]; k: number of importance samples per example.
+        x: (B, ...) data in [0, 1].
+        k: number of importance samples per example.
         generator: optional, for reproducible samples.
 
     Returns:
@@ -133,8 +150,7 @@ def iwae_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None
     k = v.positive_int(k, "k")
     mu, logvar = model.encode(x)                                          # (B, D)
     b, d = mu.shape
-    eps = torch.randn((k, b, d), generator=generator, dtype=mu.dtype, device=mu.device) if generator is not None \
-        else torch.randn((k, b, d), dtype=mu.dtype, device=mu.device)
+    eps = randn((k, b, d), generator=generator, device=mu.device, dtype=mu.dtype)
     z = mu + torch.exp(0.5 * logvar) * eps                                 # (k, B, D)
     logits = model.decode(z.reshape(k * b, d)).reshape(k, *x.shape)
     log_px_z = -bce_reconstruction(logits.flatten(0, 1), x.expand(k, *x.shape).flatten(0, 1)).reshape(k, b)

@@ -45,6 +45,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 
 from genedu import _validate as v
+from genedu.runtime import make_generator
 
 __all__ = ["mode_coverage", "ModeCoverage", "PROTOCOL_SAMPLES", "PROTOCOL_THRESHOLD",
            "gaussian_kernel", "mmd2", "wasserstein_1d", "sliced_wasserstein", "distance_floor",
@@ -126,7 +127,9 @@ def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float
     """The kernel matrix k(x_i, y_j) = sum_s exp(-||x_i - y_j||^2 / (2 sigma_s^2)) (a sum of Gaussian kernels).
 
     Args:
-        x: (N, D); y: (M, D); bandwidths: the sigma_s (default :data:`DEFAULT_BANDWIDTHS`).
+        x: (N, D).
+        y: (M, D).
+        bandwidths: the sigma_s (default :data:`DEFAULT_BANDWIDTHS`).
 
     Returns:
         (N, M) float64.
@@ -147,7 +150,9 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float] = DEFAULT
     distributions are equal (so it can come out slightly negative), and grows as they move apart.
 
     Args:
-        x: (m, D) samples; y: (n, D) samples; bandwidths: the kernels' sigmas (default :data:`DEFAULT_BANDWIDTHS`).
+        x: (m, D) samples.
+        y: (n, D) samples.
+        bandwidths: the kernels' sigmas (default :data:`DEFAULT_BANDWIDTHS`).
 
     Returns:
         a float.
@@ -166,7 +171,8 @@ def wasserstein_1d(u: torch.Tensor, w: torch.Tensor, p: float = 1.0) -> torch.Te
     W_p = (int_0^1 |F_u^{-1}(q) - F_w^{-1}(q)|^p dq)^(1/p), with the empirical quantile functions.
 
     Args:
-        u: (..., n) samples; w: (..., m) samples (n and m may differ; leading dimensions must match).
+        u: (..., n) samples.
+        w: (..., m) samples (n and m may differ; leading dimensions must match).
         p: the order, >= 1 (default 1).
 
     Returns:
@@ -199,7 +205,11 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, projections: int = 500,
     estimated with ``projections`` random directions (default 500, seeded).
 
     Args:
-        x: (n, D); y: (m, D) samples; p: the order (default 2); seed: the directions' seed (default 0).
+        x: (n, D) samples.
+        y: (m, D) samples.
+        projections: the number of random directions (default 500).
+        p: the order (default 2).
+        seed: the directions' seed (default 0).
 
     Returns:
         a float, in the data's units.
@@ -208,7 +218,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, projections: int = 500,
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
     projections = v.positive_int(projections, "projections")
-    g = v.generator(v.optional_seed(seed))
+    g = make_generator(seed)
     theta = torch.randn(projections, x.shape[1], generator=g, dtype=torch.float64)
     theta = theta / theta.norm(dim=1, keepdim=True)
     wp = wasserstein_1d(theta @ x.T, theta @ y.T, p).pow(p)            # (projections,)
@@ -221,8 +231,9 @@ def distance_floor(sample_data: Callable[[int, int], torch.Tensor], n: int, dist
 
     Args:
         sample_data: ``sample_data(n, seed) -> (n, D)`` draws n data points with a seed.
-        n: the sample size (use the size of the model's sample); distance: e.g. :func:`sliced_wasserstein`
-            or :func:`mmd2`; repeats: average over this many pairs (default 1).
+        n: the sample size (use the size of the model's sample).
+        distance: e.g. :func:`sliced_wasserstein` or :func:`mmd2`.
+        repeats: average over this many pairs (default 1).
 
     Returns:
         a float: the mean over ``repeats`` pairs of ``distance(sample_data(n, 2r + 1000), sample_data(n, 2r + 1001))``.

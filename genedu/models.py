@@ -15,21 +15,30 @@ pixel, so ``torch.sigmoid(model.decode(z))`` is the image and the Bernoulli reco
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from genedu import _validate as v
+from genedu.runtime import randn
 
 __all__ = ["mlp", "Autoencoder", "VAE", "reparameterize", "interpolate", "mlp_autoencoder", "mlp_vae", "conv_vae"]
 
 
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
     """Linear layers ``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` with ``activation`` between them
-    (none after the last layer).
+    (none after the last layer): the one MLP builder of the course.
 
     Example: ``mlp([784, 400, 20])`` is Linear(784, 400), ReLU, Linear(400, 20).
+
+    Args:
+        sizes: the layer widths, input first (at least two).
+        activation: makes the module put between layers (default ``nn.ReLU``; e.g.
+            ``lambda: nn.LeakyReLU(0.2)``).
+
+    Returns:
+        an ``nn.Sequential``.
     """
     sizes = [v.positive_int(s, "sizes[i]") for s in sizes]
     if len(sizes) < 2:
@@ -61,12 +70,26 @@ class Autoencoder(nn.Module):
         self.encoder, self.decoder = encoder, decoder
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, ...) -> (B, latent_dim)."""
+        """(B, ...) -> (B, latent_dim).
+
+        Args:
+            x: (B, ...) images.
+
+        Returns:
+            (B, latent_dim) codes.
+        """
         _check_images(x)
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, latent_dim) -> logits (B, ...)."""
+        """(B, latent_dim) -> logits (B, ...).
+
+        Args:
+            z: (B, latent_dim) codes.
+
+        Returns:
+            logits (B, ...).
+        """
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,15 +102,16 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     (Kingma & Welling 2014), so that gradients flow to ``mu`` and ``logvar``.
 
     Args:
-        mu, logvar: (B, D) mean and log-variance; generator: optional, for reproducible eps.
+        mu: (B, D) mean.
+        logvar: (B, D) log-variance.
+        generator: optional, for reproducible eps.
 
     Returns:
-        z: (B, D).
+        z (B, D).
     """
     v.float_tensor(mu, "mu")
     v.float_tensor(logvar, "logvar", shape=tuple(mu.shape))
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device) if generator is not None \
-        else torch.randn_like(mu)
+    eps = randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -96,7 +120,9 @@ def interpolate(z_start: torch.Tensor, z_end: torch.Tensor, steps: int) -> torch
     z_i = (1 - t_i) z_start + t_i z_end with t_i = i / (steps - 1).
 
     Args:
-        z_start, z_end: (D,) codes; steps: number of points, at least 2.
+        z_start: (D,) code.
+        z_end: (D,) code.
+        steps: number of points, at least 2.
 
     Returns:
         (steps, D).
@@ -124,16 +150,31 @@ class VAE(nn.Module):
         self.latent_dim = v.positive_int(latent_dim, "latent_dim")
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, ...) -> (mu, logvar), each (B, latent_dim)."""
+        """x (B, ...) -> (mu, logvar), each (B, latent_dim).
+
+        Args:
+            x: (B, ...) images.
+
+        Returns:
+            the pair (mu, logvar), each (B, latent_dim).
+        """
         _check_images(x)
         h = self.encoder(x)
         if h.shape[-1] != 2 * self.latent_dim:
-            raise ValueError(f"the encoder must output 2 * latent_dim = {2 * self.latent_dim} values, got {h.shape[-1]}")
+            raise ValueError(f"the encoder must output 2 * latent_dim = {2 * self.latent_dim} values, "
+                             f"got {h.shape[-1]}")
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, latent_dim) -> logits (B, ...)."""
+        """z (B, latent_dim) -> logits (B, ...).
+
+        Args:
+            z: (B, latent_dim) codes.
+
+        Returns:
+            logits (B, ...).
+        """
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -150,13 +191,16 @@ class VAE(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images from the model: z ~ N(0, I), then the decoder's Bernoulli means sigmoid(logits).
 
+        Args:
+            n: number of images.
+            generator: optional, for reproducible z.
+
         Returns:
             (n, ...) pixel probabilities in [0, 1].
         """
         n = v.positive_int(n, "n")
         p = next(self.parameters())
-        z = torch.randn(n, self.latent_dim, generator=generator, device=p.device) if generator is not None \
-            else torch.randn(n, self.latent_dim, device=p.device)
+        z = randn((n, self.latent_dim), generator=generator, device=p.device)
         return torch.sigmoid(self.decode(z))
 
 
@@ -165,9 +209,14 @@ def mlp_autoencoder(latent_dim: int = 2, hidden: Sequence[int] = (256, 64), imag
     """An MLP autoencoder for images: flatten -> hidden layers -> latent_dim -> hidden reversed -> image.
 
     Args:
-        latent_dim: size of the bottleneck; hidden: hidden widths of the encoder (the decoder mirrors them).
-        image_shape: shape of one image; linear: no hidden layers and no activations
+        latent_dim: size of the bottleneck.
+        hidden: hidden widths of the encoder (the decoder mirrors them).
+        image_shape: shape of one image.
+        linear: no hidden layers and no activations
             (a linear autoencoder, which learns the PCA subspace).
+
+    Returns:
+        an :class:`Autoencoder` whose decoder returns logits (B, *image_shape).
     """
     d = 1
     for s in image_shape:
@@ -178,13 +227,25 @@ def mlp_autoencoder(latent_dim: int = 2, hidden: Sequence[int] = (256, 64), imag
     return Autoencoder(encoder, decoder)
 
 
-def mlp_vae(latent_dim: int = 20, hidden: int = 400, image_shape: Sequence[int] = (1, 28, 28)) -> VAE:
-    """The VAE of pytorch/examples: 784-400-(20 + 20) encoder, 20-400-784 decoder, ReLU."""
+def mlp_vae(latent_dim: int = 20, hidden: Sequence[int] = (400,), image_shape: Sequence[int] = (1, 28, 28)) -> VAE:
+    """The VAE of pytorch/examples: 784-400-(20 + 20) encoder, 20-400-784 decoder, ReLU.
+
+    Args:
+        latent_dim: the size of z (default 20).
+        hidden: the encoder's hidden widths, reversed in the decoder (default (400,)).
+        image_shape: the shape of one image (default (1, 28, 28)).
+
+    Returns:
+        a :class:`VAE` whose encoder outputs (mu, logvar) concatenated.
+    """
     d = 1
     for s in image_shape:
         d *= v.positive_int(s, "image_shape[i]")
-    encoder = nn.Sequential(nn.Flatten(), mlp([d, hidden, 2 * latent_dim]))
-    decoder = nn.Sequential(mlp([latent_dim, hidden, d]), nn.Unflatten(1, tuple(image_shape)))
+    if isinstance(hidden, int):
+        raise TypeError(f"hidden must be a sequence of widths, e.g. ({hidden},), got the int {hidden}")
+    hidden = [v.positive_int(h, "hidden[i]") for h in hidden]
+    encoder = nn.Sequential(nn.Flatten(), mlp([d, *hidden, 2 * latent_dim]))
+    decoder = nn.Sequential(mlp([latent_dim, *hidden[::-1], d]), nn.Unflatten(1, tuple(image_shape)))
     return VAE(encoder, decoder, latent_dim)
 
 
@@ -193,6 +254,13 @@ def conv_vae(latent_dim: int = 16, channels: int = 32) -> VAE:
 
     Encoder: Conv(1->c, 4, stride 2) 28->14, Conv(c->2c, 4, stride 2) 14->7, then a linear layer to
     2 * latent_dim. Decoder: the mirror image with transposed convolutions, 7->14->28.
+
+    Args:
+        latent_dim: the size of z (default 16).
+        channels: c, the width of the first convolution (default 32).
+
+    Returns:
+        a :class:`VAE` for (B, 1, 28, 28) images.
     """
     c = v.positive_int(channels, "channels")
     latent_dim = v.positive_int(latent_dim, "latent_dim")

@@ -20,11 +20,12 @@ def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     """The top-k principal components of ``x`` from the SVD of the centred data X - mu = U S V^T.
 
     Args:
-        x: (N, D) data (flatten images first); k: number of components, 1 <= k <= min(N, D).
+        x: (N, D) data (flatten images first).
+        k: number of components, 1 <= k <= min(N, D).
 
     Returns:
-        mean: (D,); components: (k, D), orthonormal rows (the top right-singular vectors, largest
-        variance first); variances: (k,), the variance along each component, S_i^2 / N.
+        mean (D,); components (k, D), orthonormal rows (the top right-singular vectors, largest
+        variance first); variances (k,), the variance along each component, S_i^2 / N.
     """
     v.float_tensor(x, "x", ndim=2)
     k = v.positive_int(k, "k")
@@ -39,7 +40,9 @@ def pca_reconstruct(x: torch.Tensor, mean: torch.Tensor, components: torch.Tenso
     """Project x onto the principal subspace and map back: mu + (x - mu) V V^T.
 
     Args:
-        x: (N, D); mean: (D,); components: (k, D) orthonormal rows.
+        x: (N, D).
+        mean: (D,).
+        components: (k, D) orthonormal rows.
 
     Returns:
         (N, D) reconstructions.
@@ -57,7 +60,8 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     largest first. All ones means the two spans coincide.
 
     Args:
-        a: (D, k); b: (D, m) — any bases, not necessarily orthonormal.
+        a: (D, k), any basis (not necessarily orthonormal).
+        b: (D, m), any basis (not necessarily orthonormal).
 
     Returns:
         (min(k, m),) cosines in [0, 1].

@@ -4,13 +4,16 @@
   E f(G(z)) - E f(x) + lambda E (||grad f(x_hat)||_2 - 1)^2 on random interpolates x_hat, lambda = 10;
   the generator minimises -E f(G(z)).
   :func:`wasserstein_critic_loss`, :func:`wasserstein_generator_loss`, :func:`gradient_penalty`,
-  :func:`wgan_gp_critic_loss` (the ``discriminator_loss=`` hook of ``train_gan``).
+  :func:`wgan_gp_critic_loss` and :func:`wgan_generator_loss` (the ``discriminator_loss=`` and
+  ``generator_loss=`` hooks of ``train_gan``).
 - Unrolled GAN (Metz et al., 2017): the generator's loss is computed against the discriminator as it will
   be after ``unroll`` more gradient steps, differentiated through those steps.
-  :func:`unrolled_generator_loss` (the ``generator_objective=`` hook of ``train_gan``).
+  :func:`unrolled_generator_loss` (the ``generator_loss=`` hook of ``train_gan``).
+
+Both hooks of ``train_gan`` have one signature, ``loss(discriminator, x, fake)``: the discriminator (a module),
+a real minibatch and a generated one.
 - Packing, PacGAN (Lin et al., 2018): the discriminator judges m samples at once, concatenated, all real
   or all generated. :func:`pack`, :class:`PackedDiscriminator`.
-- :func:`gan_mlps`: the 2D generator and discriminator MLPs of the chapter's experiments.
 """
 from __future__ import annotations
 
@@ -21,11 +24,12 @@ from torch import nn
 from torch.func import functional_call
 
 from genedu import _validate as v
+from genedu.runtime import rand
 from genedu.gan import discriminator_loss as gan_discriminator_loss
-from genedu.gan import generator_loss_nonsaturating, mlp_players
+from genedu.gan import generator_loss_nonsaturating
 
 __all__ = ["wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "wgan_gp_critic_loss",
-           "unrolled_generator_loss", "pack", "PackedDiscriminator", "gan_mlps", "GP_LAMBDA"]
+           "wgan_generator_loss", "unrolled_generator_loss", "pack", "PackedDiscriminator", "GP_LAMBDA"]
 
 GP_LAMBDA = 10.0   # Gulrajani et al.'s lambda, used in all their experiments
 
@@ -73,7 +77,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 
     Args:
         critic: f, maps (B, ...) to (B,) or (B, 1) scores.
-        real: (B, ...) real examples; fake: (B, ...) generated examples (same shape).
+        real: (B, ...) real examples.
+        fake: (B, ...) generated examples (same shape).
         epsilon: (B,) interpolation weights in [0, 1] (default: drawn from U[0, 1] with ``generator``).
         generator: a torch.Generator for epsilon (default: the global generator).
 
@@ -89,7 +94,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
                          f"and {tuple(fake.shape)}")
     b = len(real)
     if epsilon is None:
-        epsilon = torch.rand(b, generator=generator).to(real.device, real.dtype)
+        epsilon = rand((b,), generator=generator, device=real.device).to(real.dtype)
     else:
         v.float_tensor(epsilon, "epsilon", shape=(b,))
     eps = epsilon.reshape(b, *([1] * (real.dim() - 1)))
@@ -109,7 +114,9 @@ def wgan_gp_critic_loss(d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     ``discriminator_loss=`` hook (``functools.partial`` it for another ``lam``).
 
     Args:
-        d: the critic f, (B, ...) -> (B,) or (B, 1) scores; x: (B, ...) real minibatch; fake: (B, ...) G(z).
+        d: the critic f, (B, ...) -> (B,) or (B, 1) scores.
+        x: (B, ...) real minibatch.
+        fake: (B, ...) G(z).
         lam: the penalty weight lambda (default 10, Gulrajani et al.).
 
     Returns:
@@ -121,13 +128,28 @@ def wgan_gp_critic_loss(d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     return w + lam * gp, {"wasserstein": -w.item(), "gp": gp.item()}
 
 
+def wgan_generator_loss(critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor | None,
+                        fake: torch.Tensor) -> torch.Tensor:
+    """The WGAN generator's loss -E f(G(z)) as ``train_gan``'s ``generator_loss=`` hook.
+
+    Args:
+        critic: the critic f, ``critic(fake)`` -> (B,) or (B, 1) scores.
+        x: the real minibatch (unused: the generator's loss depends on its samples only).
+        fake: (B, ...) generated examples, with the generator's graph.
+
+    Returns:
+        a scalar tensor: :func:`wasserstein_generator_loss` of the critic's scores.
+    """
+    return wasserstein_generator_loss(critic(fake))
+
+
 # --------------------------------------------------------------------------------------------------
 # Unrolled GAN
 # --------------------------------------------------------------------------------------------------
 
 def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Callable = generator_loss_nonsaturating,
                             second_order: bool = True) -> Callable:
-    """Metz et al.'s unrolled generator objective, as ``train_gan``'s ``generator_objective=`` hook.
+    """Metz et al.'s unrolled generator objective, as ``train_gan``'s ``generator_loss=`` hook.
 
     From the discriminator's current parameters theta_0, take ``unroll`` gradient-descent steps on the GAN
     discriminator loss (functionally, on copies: the discriminator module is not changed),
@@ -145,15 +167,15 @@ def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Ca
         second_order: differentiate through the unrolled steps (default True).
 
     Returns:
-        ``objective(discriminator, fake, x) -> scalar loss`` with discriminator an nn.Module (logits (B,) or
-        (B, 1)), fake (B, ...) = G(z) with its graph, x (B, ...) real minibatch.
+        ``objective(discriminator, x, fake) -> scalar loss`` with discriminator an nn.Module (logits (B,) or
+        (B, 1)), x (B, ...) a real minibatch, fake (B, ...) = G(z) with its graph.
     """
     unroll = v.positive_int(unroll, "unroll", minimum=0)
     lr = v.positive_float(lr, "lr")
     if not callable(generator_loss):
         raise TypeError(f"generator_loss must be callable fake_logits -> loss, got {type(generator_loss).__name__}")
 
-    def objective(discriminator: nn.Module, fake: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def objective(discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if x is None:
             raise ValueError("the unrolled generator loss needs the real minibatch x")
         theta = {n: p.detach().clone().requires_grad_(True) for n, p in discriminator.named_parameters()}
@@ -214,149 +236,3 @@ class PackedDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.net(pack(x, self.m)).reshape(-1)
         return logits.repeat_interleave(self.m)
-
-
-# --------------------------------------------------------------------------------------------------
-# the 2D models
-# --------------------------------------------------------------------------------------------------
-
-def gan_mlps(latent_dim: int = 2, hidden: int = 128, depth: int = 3, pack_m: int = 1,
-             seed: int | None = 0) -> tuple[nn.Module, nn.Module]:
-    """The 2D generator and discriminator of the chapter's experiments, initialised with ``seed``.
-
-    G: latent_dim -> hidden x ``depth`` (ReLU) -> 2. D: 2 * pack_m -> hidden x ``depth`` (LeakyReLU 0.2)
-    -> 1 logit, wrapped in :class:`PackedDiscriminator` when pack_m > 1 (same widths for every pack_m,
-    as in PacGAN's experiments; only the input layer grows).
-
-    Args:
-        latent_dim: size of z (default 2, as in PacGAN's 2D experiments); hidden: width (default 128);
-        depth: hidden layers of each network (default 3); pack_m: packing degree (default 1: no packing);
-        seed: seeds the initialisation without changing the global RNG (None: drawn from the global generator).
-
-    Returns:
-        (generator, discriminator).
-    """
-    latent_dim = v.positive_int(latent_dim, "latent_dim")
-    hidden = v.positive_int(hidden, "hidden")
-    depth = v.positive_int(depth, "depth")
-    pack_m = v.positive_int(pack_m, "pack_m")
-    generator, discriminator = mlp_players([latent_dim] + [hidden] * depth + [2], [2 * pack_m] + [hidden] * depth + [1],
-                                           seed=seed)
-    if pack_m > 1:
-        discriminator = PackedDiscriminator(discriminator, pack_m)
-    return generator, discriminator
-
-
-# --------------------------------------------------------------------------------------------------
-# the benchmark runs of the chapter
-# --------------------------------------------------------------------------------------------------
-
-METHODS = ("GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2")
-BENCHMARK_STEPS = 5000   # the generator steps of the chapter's table and of its PacGAN-against-GAN runs
-
-
-def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
-    """The ``train_gan`` keyword arguments and packing degree of one of :data:`METHODS`.
-
-    - "GAN": the non-saturating GAN, k = 1, the run's learning rates;
-    - "WGAN-GP": :func:`wgan_gp_critic_loss` (lambda = 10), :func:`wasserstein_generator_loss`, and Gulrajani
-      et al.'s optimiser: k = 5 critic steps per generator step, Adam with lr 1e-4 for both players and betas
-      (0.5, 0.9) (their toy experiments' code, ``gan_toy.py``);
-    - "Unrolled GAN": :func:`unrolled_generator_loss` (``unroll`` steps of size ``unroll_lr``), the run's
-      learning rates;
-    - "PacGAN<m>": a :class:`PackedDiscriminator` of degree m (the batch holds m samples per pack), the run's
-      learning rates.
-
-    Returns:
-        {"pack_m": m, "train_gan": {...}}: keyword arguments of ``train_gan`` that override the run's.
-    """
-    if method == "GAN":
-        return {"pack_m": 1, "train_gan": {}}
-    if method == "WGAN-GP":
-        return {"pack_m": 1, "train_gan": dict(discriminator_loss=wgan_gp_critic_loss, lr=1e-4, d_lr=1e-4,
-                                               generator_loss=wasserstein_generator_loss, k=5, betas=(0.5, 0.9))}
-    if method == "Unrolled GAN":
-        return {"pack_m": 1, "train_gan": dict(generator_objective=unrolled_generator_loss(unroll, unroll_lr))}
-    if isinstance(method, str) and method.startswith("PacGAN") and method[6:].isdigit() and int(method[6:]) >= 1:
-        return {"pack_m": int(method[6:]), "train_gan": {}}
-    raise ValueError(f"method must be one of {METHODS} (or PacGAN<m>), got {method!r}")
-
-
-def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCHMARK_STEPS, seed: int = 0, lr: float = 1e-3,
-                  d_lr: float = 3e-4, batch_size: int = 128, hidden: int = 128, anneal: float = 0.3,
-                  n_data: int = 20000, n_eval: int = 2500, snapshot_every: int | None = None, n_snapshot: int = 500,
-                  progress: bool = False, device: torch.device | str | None = "cpu") -> dict:
-    """Train one method on the ring (8 modes) or the grid (25 modes) and measure its mode coverage.
-
-    Data: ``n_data`` samples of ``genedu.data.ring_of_gaussians`` (radius 2, std 0.02) or
-    ``grid_of_gaussians`` (spacing 2, std 0.05). Models: :func:`gan_mlps` (latent 2, ``hidden`` wide, 3 hidden
-    layers). Training: ``genedu.gan.train_gan`` with Adam (beta1 0.5), the generator's learning rate ``lr`` and
-    the discriminator's ``d_lr`` (the defaults, 1e-3 and 3e-4, let the generator outpace the discriminator: the
-    regime in which a vanilla GAN collapses), for ``(1 - anneal) * steps`` generator steps, then
-    ``anneal * steps`` more with both rates / 10 (a step decay; the second call starts fresh Adam moments).
-    WGAN-GP uses its own optimiser instead (:func:`method_kwargs`). Every PacGAN minibatch holds ``batch_size``
-    packs of m samples. Evaluation: the VEEGAN/PacGAN protocol on ``n_eval`` samples
-    (``genedu.metrics.mode_coverage``).
-
-    Args:
-        method: one of :data:`METHODS` or "PacGAN<m>"; dataset: "ring" or "grid"; steps: generator steps
-        (default 5,000); seed: seeds the data, the models, the minibatches, the noise and the evaluation noise;
-        lr, d_lr: the generator's and the discriminator's learning rates (default 1e-3, 3e-4);
-        batch_size: minibatch (packs for PacGAN, default 128); hidden: width of the MLPs (default 128);
-        anneal: share of the steps at the learning rates / 10 (default 0.3);
-        n_data: training set size; n_eval: samples evaluated (default 2,500 as in the papers);
-        snapshot_every, n_snapshot: record samples during training (see ``train_gan``);
-        progress: progress bars; device: default "cpu" (these small MLPs are fastest there).
-
-    Returns:
-        {"modes", "high_quality", "counts", "seconds" (training wall time), "cpu_seconds" (the CPU time of this
-        process during training: the wall time it would take alone on a quiet core), "samples" (n_eval, 2),
-        "snapshots" (list of (step, samples)), "generator", "discriminator", "centers", "std", "history"}.
-    """
-    import time
-
-    from genedu import data as _data
-    from genedu.gan import train_gan
-    from genedu.metrics import mode_coverage
-
-    if dataset == "ring":
-        x, _ = _data.ring_of_gaussians(n_data, seed=seed)
-        centers, std = _data.ring_centers(), 0.02
-    elif dataset == "grid":
-        x, _ = _data.grid_of_gaussians(n_data, seed=seed)
-        centers, std = _data.grid_centers(), 0.05
-    else:
-        raise ValueError(f"dataset must be 'ring' or 'grid', got {dataset!r}")
-    steps = v.positive_int(steps, "steps")
-    if not (isinstance(anneal, (int, float)) and 0 <= anneal < 1):
-        raise ValueError(f"anneal must be in [0, 1), got {anneal!r}")
-    spec = method_kwargs(method)
-    m = spec["pack_m"]
-    generator, discriminator = gan_mlps(latent_dim=2, hidden=hidden, pack_m=m, seed=seed)
-    n2 = int(round(anneal * steps))
-    n1 = steps - n2
-    kwargs = dict(latent_dim=2, batch_size=batch_size * m, betas=(0.5, 0.999), progress=progress, device=device,
-                  n_snapshot=n_snapshot, lr=v.positive_float(lr, "lr"), d_lr=v.positive_float(d_lr, "d_lr"))
-    kwargs.update(spec["train_gan"])
-    decayed = dict(kwargs, lr=kwargs["lr"] / 10, d_lr=kwargs["d_lr"] / 10)
-    t0, c0 = time.perf_counter(), time.process_time()
-    with torch.random.fork_rng(devices=[]):   # the gradient penalty's interpolation weights use the global RNG
-        torch.manual_seed(seed)
-        history = train_gan(generator, discriminator, x, steps=n1, seed=seed, snapshot_every=snapshot_every, **kwargs)
-        snapshots = history.get("snapshots", [])
-        if n2:
-            h2 = train_gan(generator, discriminator, x, steps=n2, seed=seed + 1, snapshot_every=snapshot_every,
-                           **decayed)
-            snapshots = snapshots + [(n1 + s, xs) for s, xs in h2.get("snapshots", [])[1:]]
-            for key, val in h2.items():
-                if key != "snapshots":
-                    history[key] = history[key] + val
-    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    with torch.no_grad():
-        z = torch.randn(n_eval, 2, generator=torch.Generator().manual_seed(10_000 + seed)).to(device or "cpu")
-        samples = generator(z).cpu()
-    cov = mode_coverage(samples, centers, std)
-    history["snapshots"] = snapshots
-    return {"modes": cov.modes, "high_quality": cov.high_quality, "counts": cov.counts, "seconds": seconds,
-            "cpu_seconds": cpu_seconds, "samples": samples, "snapshots": snapshots, "generator": generator,
-            "discriminator": discriminator, "centers": centers, "std": std, "history": history}

@@ -69,8 +69,12 @@ def latent_explorer(decode: Decoder, codes: torch.Tensor | None = None,
 
     Args:
         decode: maps (M, 2) codes to (M, 1, H, W) images in [0, 1].
-        codes, labels: optional (N, 2) codes of a dataset and their (N,) labels, drawn as context.
+        codes: optional (N, 2) codes of a dataset, drawn as context.
+        labels: optional (N,) labels of ``codes``, colouring them.
         lim: the sliders' range [-lim, lim] (default 3.0).
+
+    Returns:
+        an ipywidgets ``VBox``: the two sliders above the figure; display it as the last expression of a cell.
     """
     lim = v.positive_float(lim, "lim")
     z1 = W.FloatSlider(value=0.0, min=-lim, max=lim, step=lim / 50, description="z1")
@@ -126,8 +130,14 @@ def interpolation_explorer(decode: Decoder, z_start: torch.Tensor, z_end: torch.
     :func:`interpolation_walk` is the book's version.
 
     Args:
-        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1]; z_start, z_end: (D,) codes.
-        x_start, x_end: optional (1, H, W) images; when given, their pixel cross-fade is shown beside.
+        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1].
+        z_start: (D,) the code at t = 0.
+        z_end: (D,) the code at t = 1.
+        x_start: optional (1, H, W) image at t = 0; with ``x_end``, their pixel cross-fade is shown beside.
+        x_end: optional (1, H, W) image at t = 1.
+
+    Returns:
+        an ipywidgets ``VBox``: the slider above the figure; display it as the last expression of a cell.
     """
     _check_pair(z_start, z_end, x_start, x_end)
     t = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.02, description="t")
@@ -143,6 +153,11 @@ def interpolation_explorer(decode: Decoder, z_start: torch.Tensor, z_end: torch.
 def figure_eight(frames: int = 36, center: tuple[float, float] = (0.0, 0.0),
                  radius: tuple[float, float] = (2.0, 1.5)) -> torch.Tensor:
     """A closed figure-eight path through a 2D latent plane, to walk with :func:`latent_walk`.
+
+    Args:
+        frames: the number of points (>= 2, default 36).
+        center: the centre of the figure eight (default (0, 0)).
+        radius: its half-widths along z_1 and z_2 (default (2, 1.5)).
 
     Returns:
         (frames, 2) points ``center + radius * (sin s, sin 2s)`` for s evenly spaced in [0, 2 pi).
@@ -162,7 +177,8 @@ def latent_walk(decode: Decoder, path: torch.Tensor, codes: torch.Tensor | None 
         decode: maps (M, 2) codes to (M, 1, H, W) images in [0, 1].
         path: (F, 2) latent points, one per frame (keep F <= ~40: each frame is stored in the page);
             :func:`figure_eight` makes one.
-        codes, labels: optional (N, 2) codes of a dataset and their (N,) labels, drawn as context.
+        codes: optional (N, 2) codes of a dataset, drawn as context.
+        labels: optional (N,) labels of ``codes``, colouring them.
         lim: the plane shown, [-lim, lim]^2 or (lo, hi)^2 (default 3.0).
         interval: milliseconds per frame when playing (default 200).
         dpi: resolution of the frames (default 64; the scatter of codes makes large PNGs).
@@ -186,9 +202,12 @@ def interpolation_walk(decode: Decoder, z_start: torch.Tensor, z_end: torch.Tens
     steps, in an HTML player with a scrub bar.
 
     Args:
-        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1]; z_start, z_end: (D,) codes.
+        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1].
+        z_start: (D,) the code at t = 0.
+        z_end: (D,) the code at t = 1.
         frames: number of values of t, evenly spaced in [0, 1] (default 21).
-        x_start, x_end: optional (1, H, W) images; when given, their pixel cross-fade is shown beside.
+        x_start: optional (1, H, W) image at t = 0; with ``x_end``, their pixel cross-fade is shown beside.
+        x_end: optional (1, H, W) image at t = 1.
         interval: milliseconds per frame when playing (default 200).
 
     Returns:

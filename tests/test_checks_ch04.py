@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genedu import gan, gan_toy
+from genedu import gan, gan_theory
 from genedu.checks._core import CheckFailed
 from genedu.checks.ch04 import (check_discriminator_loss, check_gan_training_iteration,
                                 check_generator_loss_nonsaturating, check_generator_loss_saturating,
@@ -231,7 +231,7 @@ DSTAR_WRONG = [
     (lambda a, b: a - torch.logaddexp(a, b), "log D"),
     (lambda a, b: a.exp() / (a.exp() + b.exp()), "0 / \\(0 \\+ 0\\) is nan"),
     (lambda a, b: torch.sigmoid(a - b)[:, None], "shape"),
-    (lambda a, b: gan_toy.optimal_discriminator(a, b), "reference implementation"),
+    (lambda a, b: gan_theory.optimal_discriminator(a, b), "reference implementation"),
 ]
 
 
@@ -253,8 +253,8 @@ VALUE_WRONG = [
     (lambda a, b, x: torch.trapezoid(a.exp() * torch.log(torch.sigmoid(a - b))
                                      + b.exp() * torch.log(1 - torch.sigmoid(a - b)), x), "0 \\* log 0"),
     (value_xlogy, "D\\* rounds to 0 or 1"),
-    (lambda a, b, x: gan_toy.value_at_optimum(a, b, x), "reference implementation"),
-    (lambda a, b, x: -math.log(4) + 2 * gan_toy.jensen_shannon(a, b, x), "reference implementation"),
+    (lambda a, b, x: gan_theory.value_at_optimum(a, b, x), "reference implementation"),
+    (lambda a, b, x: -math.log(4) + 2 * gan_theory.jensen_shannon(a, b, x), "reference implementation"),
 ]
 
 

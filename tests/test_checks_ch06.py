@@ -280,7 +280,7 @@ def _packed_remedy(wrap, name: str, d_seed_offset: int = 0):
     """A ``train_remedy`` answer: the exercise's generator, the discriminator ``wrap(net)`` with the exercise's
     network created after ``torch.manual_seed(seed + d_seed_offset)``, the exercise's train_gan call."""
     def train_remedy(x, steps, batch_size, seed):
-        generator, _ = remedies.gan_mlps(hidden=RUN_HIDDEN, seed=seed)
+        generator, _ = gan.mlp_players([2] + [RUN_HIDDEN] * 3 + [2], [2] + [RUN_HIDDEN] * 3 + [1], seed=seed)
         torch.manual_seed(seed + d_seed_offset)
         discriminator = wrap(mlp([4] + [RUN_HIDDEN] * 3 + [1], activation=lambda: nn.LeakyReLU(0.2)))
         gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=RUN_LR,
@@ -341,18 +341,18 @@ def test_remedy_training_hidden_seed_passes():
 
 
 def remedy_vanilla(x, steps, batch_size, seed):
-    generator, discriminator = remedies.gan_mlps(hidden=64, seed=seed)
+    generator, discriminator = gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)
     gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=RUN_LR,
                   d_lr=RUN_D_LR, seed=seed, progress=False)
     return generator
 
 
 def remedy_untrained(x, steps, batch_size, seed):
-    return remedies.gan_mlps(hidden=64, seed=seed)[0]
+    return gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)[0]
 
 
 def remedy_wider(x, steps, batch_size, seed):
-    generator, _ = remedies.gan_mlps(hidden=128, seed=seed)
+    generator, _ = gan.mlp_players([2, 128, 128, 128, 2], [2, 128, 128, 128, 1], seed=seed)
     return generator
 
 

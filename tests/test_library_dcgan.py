@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from genedu import classifier as clf
-from genedu import data, dcgan, gan
+from genedu import checkpoints, data, dcgan, gan
 
 # --- output sizes, against real layers --------------------------------------------------------------
 
@@ -162,7 +162,7 @@ def test_smaller_and_larger_images_change_the_number_of_layers(size, n_layers):
     (lambda: dcgan.DCGANDiscriminator(sigmoid=1), TypeError),
     (lambda: dcgan.DCGANGenerator(nz=10, image_size=16)(torch.randn(2, 11)), ValueError),
     (lambda: dcgan.DCGANDiscriminator(nc=1, image_size=16)(torch.randn(2, 1, 32, 32)), ValueError),
-    (lambda: dcgan.ConditionalDCGANGenerator(nz=4, image_size=16)(torch.randn(2, 4), torch.tensor([0, 10])), ValueError),
+    (lambda: dcgan.ConditionalDCGANGenerator(nz=4, image_size=16)(torch.randn(2, 4), torch.tensor([0, 10])), RuntimeError),
     (lambda: dcgan.ConditionalDCGANGenerator(nz=4, image_size=16)(torch.randn(2, 4), torch.tensor([0.0, 1.0])), TypeError),
     (lambda: dcgan.weights_init("conv"), TypeError),
 ])
@@ -250,7 +250,7 @@ def test_mnist32_pads_the_digits():
 # --- the shipped checkpoints and the classifier --------------------------------------------------
 
 def test_classifier_checkpoint_accuracy_on_held_out_digits():
-    model, extras = dcgan.load_checkpoint("digit_classifier")
+    model, extras = checkpoints.load("digit_classifier")
     x, y = data.mnist32("test")
     acc = clf.accuracy(model, x, y)
     assert acc > 0.95
@@ -287,14 +287,20 @@ def test_classifier_scores_on_known_probabilities():
 def test_classifier_trains_from_scratch_quickly():
     x, y = data.mnist32("train")
     x_test, y_test = data.mnist32("test")
-    model = clf.train_classifier(x[:1000], y[:1000], epochs=3)  # a short run: far above chance (0.1)
-    assert clf.accuracy(model, x_test, y_test) > 0.65
+    torch.manual_seed(0)
+    model = clf.DigitClassifier()
+    seen = []
+    history = clf.train_classifier(model, x[:1000], y[:1000], epochs=3, progress=False,
+                                   callback=lambda epoch, m, h: seen.append((epoch, m is model, len(h["loss"]))))
+    assert clf.accuracy(model, x_test, y_test) > 0.65  # a short run: far above chance (0.1)
+    assert seen == [(1, True, 1), (2, True, 2), (3, True, 3)] and not model.training
+    assert history["loss"][-1] < history["loss"][0] < 2.4  # below log(10) = 2.30 after one epoch, then lower
 
 
 @pytest.mark.parametrize("name, cls", [("dcgan_digits", dcgan.DCGANGenerator),
                                        ("cgan_digits", dcgan.ConditionalDCGANGenerator)])
 def test_generator_checkpoints_load(name, cls):
-    G, extras = dcgan.load_checkpoint(name)
+    G, extras = checkpoints.load(name)
     assert isinstance(G, cls) and not G.training
     assert extras["snapshots"][0][0] == 0 and extras["snapshots"][-1][0] == extras["steps"]
     assert extras["snapshots"][-1][1].shape == (64, 1, 32, 32)
@@ -306,4 +312,17 @@ def test_generator_checkpoints_load(name, cls):
 
 def test_load_checkpoint_names():
     with pytest.raises(ValueError):
-        dcgan.load_checkpoint("vae")
+        checkpoints.load("vae")
+
+
+def test_conditional_forward_checks_labels_without_reading_them_and_one_hot_rejects_bad_values():
+    """forward checks the labels' dtype and shape (metadata: no wait for the GPU); F.one_hot rejects values."""
+    G = dcgan.ConditionalDCGANGenerator(nz=4, n_classes=3, ngf=4, nc=1, image_size=16)
+    with pytest.raises(TypeError, match="y must be an integer tensor"):
+        G(torch.randn(3, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match="one label per example"):
+        G(torch.randn(3, 4), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        G(torch.randn(3, 4), torch.tensor([0, 1, 3]))
+    with pytest.raises(RuntimeError, match="non-negative"):
+        G(torch.randn(3, 4), torch.tensor([0, -1, 2]))

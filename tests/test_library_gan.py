@@ -1,4 +1,4 @@
-"""Tests of genedu.gan and genedu.gan_toy (chapter 4), each against an independent computation:
+"""Tests of genedu.gan and genedu.gan_theory (chapter 4), each against an independent computation:
 torch's binary cross-entropy, the direct log formulas, autograd, closed forms, scipy's Jensen-Shannon
 distance and Monte Carlo estimates."""
 from __future__ import annotations
@@ -258,7 +258,7 @@ def test_train_gan_custom_discriminator_loss_hook():
         return fake_score - real_score, {"w_distance": (real_score - fake_score).item()}
 
     h = gan.train_gan(G, D, torch.randn(64, 2), 2, steps=3, batch_size=16, discriminator_loss=wasserstein,
-                      generator_loss=lambda logits: -logits.mean(), progress=False)
+                      generator_loss=lambda d, x, fake: -d(fake).mean(), progress=False)
     assert len(h["w_distance"]) == 3 and "d_real" not in h
 
 
@@ -308,7 +308,7 @@ from scipy.spatial.distance import jensenshannon  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
 from torch.distributions import Normal  # noqa: E402
 
-from genedu import gan_toy  # noqa: E402
+from genedu import density, gan_theory  # noqa: E402
 
 X = torch.linspace(-12.0, 14.0, 8001, dtype=torch.float64)
 P_DATA, P_G = Normal(torch.tensor(2.0, dtype=torch.float64), 0.5), Normal(torch.tensor(0.0, dtype=torch.float64), 1.5)
@@ -316,32 +316,32 @@ P_DATA, P_G = Normal(torch.tensor(2.0, dtype=torch.float64), 0.5), Normal(torch.
 
 def test_optimal_discriminator_is_the_density_ratio():
     p, q = P_DATA.log_prob(X).exp(), P_G.log_prob(X).exp()
-    d = gan_toy.optimal_discriminator(P_DATA.log_prob(X), P_G.log_prob(X))
+    d = gan_theory.optimal_discriminator(P_DATA.log_prob(X), P_G.log_prob(X))
     inside = (p + q) > 1e-300
     torch.testing.assert_close(d[inside], (p / (p + q))[inside])
     # callables give the same values, and far in the tails (both densities underflow) it stays exact
-    torch.testing.assert_close(gan_toy.optimal_discriminator(P_DATA.log_prob, P_G.log_prob, X), d)
+    torch.testing.assert_close(gan_theory.optimal_discriminator(P_DATA.log_prob, P_G.log_prob, X), d)
     assert 0 <= float(d.min()) and float(d.max()) <= 1 and torch.isfinite(d).all()
     inf = torch.tensor([-math.inf, 0.0, -math.inf])
-    torch.testing.assert_close(gan_toy.optimal_discriminator(inf, torch.tensor([-math.inf, -math.inf, 0.0])),
+    torch.testing.assert_close(gan_theory.optimal_discriminator(inf, torch.tensor([-math.inf, -math.inf, 0.0])),
                                torch.tensor([0.5, 1.0, 0.0]))
 
 
 def test_optimal_discriminator_maximises_the_value():
     a, b = P_DATA.log_prob(X), P_G.log_prob(X)
-    d_star = gan_toy.optimal_discriminator(a, b)
-    best = gan_toy.gan_value(a, b, d_star, X)
+    d_star = gan_theory.optimal_discriminator(a, b)
+    best = gan_theory.gan_value(a, b, d_star, X)
     g = torch.Generator().manual_seed(0)
     for _ in range(5):
         logit = torch.logit(d_star.clamp(1e-12, 1 - 1e-12)) + 0.3 * torch.randn(len(X), generator=g, dtype=X.dtype)
-        assert gan_toy.gan_value(a, b, torch.sigmoid(logit), X) < best
+        assert gan_theory.gan_value(a, b, torch.sigmoid(logit), X) < best
 
 
 def test_gan_value_matches_a_monte_carlo_estimate():
     """V(G, D) = E_data log D(x) + E_g log(1 - D(x)) estimated with samples, for an arbitrary D."""
     def d(x):
         return torch.sigmoid(1.3 * x - 0.7)
-    exact = gan_toy.gan_value(P_DATA.log_prob, P_G.log_prob, d, X)
+    exact = gan_theory.gan_value(P_DATA.log_prob, P_G.log_prob, d, X)
     torch.manual_seed(0)
     n = 400_000
     mc = torch.log(d(P_DATA.sample((n,)))).mean() + torch.log(1 - d(P_G.sample((n,)))).mean()
@@ -350,51 +350,51 @@ def test_gan_value_matches_a_monte_carlo_estimate():
 
 def test_value_at_optimum_is_minus_log4_plus_twice_the_jsd():
     a, b = P_DATA.log_prob(X), P_G.log_prob(X)
-    jsd = gan_toy.jensen_shannon(a, b, X)
-    value = gan_toy.value_at_optimum(a, b, X)
+    jsd = gan_theory.jensen_shannon(a, b, X)
+    value = gan_theory.value_at_optimum(a, b, X)
     torch.testing.assert_close(value, -math.log(4) + 2 * jsd)
-    torch.testing.assert_close(value, gan_toy.gan_value(a, b, gan_toy.optimal_discriminator(a, b), X))
+    torch.testing.assert_close(value, gan_theory.gan_value(a, b, gan_theory.optimal_discriminator(a, b), X))
     # scipy's Jensen-Shannon distance (the square root of the divergence) on the discretised densities
     dx = float(X[1] - X[0])
     want = jensenshannon((a.exp() * dx).numpy(), (b.exp() * dx).numpy()) ** 2
     assert float(jsd) == pytest.approx(want, rel=1e-4)
     # the extremes: identical densities (global optimum) and disjoint ones
-    torch.testing.assert_close(gan_toy.value_at_optimum(a, a, X), torch.tensor(-math.log(4), dtype=X.dtype))
-    torch.testing.assert_close(gan_toy.jensen_shannon(a, a, X), torch.tensor(0.0, dtype=X.dtype))
+    torch.testing.assert_close(gan_theory.value_at_optimum(a, a, X), torch.tensor(-math.log(4), dtype=X.dtype))
+    torch.testing.assert_close(gan_theory.jensen_shannon(a, a, X), torch.tensor(0.0, dtype=X.dtype))
     u = torch.linspace(0, 4, 4001, dtype=torch.float64)
     left = torch.where(u < 2, torch.tensor(-math.log(2.0), dtype=u.dtype), torch.tensor(-math.inf, dtype=u.dtype))
     right = torch.flip(left, [0])
-    assert float(gan_toy.jensen_shannon(left, right, u)) == pytest.approx(math.log(2), abs=2e-3)
-    assert float(gan_toy.value_at_optimum(left, right, u)) == pytest.approx(0.0, abs=4e-3)
+    assert float(gan_theory.jensen_shannon(left, right, u)) == pytest.approx(math.log(2), abs=2e-3)
+    assert float(gan_theory.value_at_optimum(left, right, u)) == pytest.approx(0.0, abs=4e-3)
 
 
 def test_kde_matches_scipy():
     samples = torch.randn(300, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x = torch.linspace(-4, 4, 50, dtype=torch.float64)
-    ours = gan_toy.kde_log_density(samples, x, bandwidth=0.4).exp()
+    ours = density.kde_log_density(samples, x, bandwidth=0.4).exp()
     theirs = gaussian_kde(samples.numpy(), bw_method=0.4 / samples.std().item())(x.numpy())
     np_ours = ours.numpy()
     assert abs(np_ours - theirs).max() < 1e-3
-    assert float(torch.trapezoid(gan_toy.kde_log_density(samples[:, None], X).exp(), X)) == pytest.approx(1, abs=1e-6)
+    assert float(torch.trapezoid(density.kde_log_density(samples[:, None], X).exp(), X)) == pytest.approx(1, abs=1e-6)
 
 
 def test_toy_functions_validate_their_arguments():
     with pytest.raises(ValueError, match="x is needed"):
-        gan_toy.optimal_discriminator(P_DATA.log_prob, P_G.log_prob)
+        gan_theory.optimal_discriminator(P_DATA.log_prob, P_G.log_prob)
     with pytest.raises(ValueError, match="x must be increasing"):
-        gan_toy.jensen_shannon(P_DATA.log_prob, P_G.log_prob, X.flip(0))
+        gan_theory.jensen_shannon(P_DATA.log_prob, P_G.log_prob, X.flip(0))
     with pytest.raises(ValueError, match="log_p_g must have the shape of x"):
-        gan_toy.value_at_optimum(P_DATA.log_prob(X), P_G.log_prob(X[:5]), X)
+        gan_theory.value_at_optimum(P_DATA.log_prob(X), P_G.log_prob(X[:5]), X)
     with pytest.raises(ValueError, match="d must hold"):
-        gan_toy.gan_value(P_DATA.log_prob, P_G.log_prob, torch.full_like(X, 1.5), X)
+        gan_theory.gan_value(P_DATA.log_prob, P_G.log_prob, torch.full_like(X, 1.5), X)
     with pytest.raises(TypeError, match="log_p"):
-        gan_toy.jensen_shannon([0.0, 1.0], [0.0, 1.0], torch.tensor([0.0, 1.0]))
+        gan_theory.jensen_shannon([0.0, 1.0], [0.0, 1.0], torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="x_range"):
-        gan_toy.game_1d(x_range=(1.0, 0.0))
+        gan_theory.game_1d(x_range=(1.0, 0.0))
 
 
 def test_game_1d_brings_p_g_to_p_data():
-    out = gan_toy.game_1d(steps=600, snapshot_every=100, n_samples=1000, progress=False)
+    out = gan_theory.game_1d(steps=600, snapshot_every=100, n_samples=1000, progress=False)
     frames = out["frames"]
     assert [f["step"] for f in frames] == [0, 100, 200, 300, 400, 500, 600]
     assert all(f["log_p_g"].shape == out["x"].shape == f["d"].shape == f["d_star"].shape for f in frames)
@@ -409,14 +409,14 @@ def test_game_1d_brings_p_g_to_p_data():
 
 def test_bilinear_game_simultaneous_spirals_out_alternating_stays_bounded():
     lr, steps = 0.2, 50
-    path = gan_toy.bilinear_game(steps, lr, (1.0, 0.5))
+    path = gan_theory.bilinear_game(steps, lr, (1.0, 0.5))
     radius = path.norm(dim=1)
     # each simultaneous step multiplies the distance to (0, 0) by sqrt(1 + lr^2), checked against autograd
     torch.testing.assert_close(radius, radius[0] * (1 + lr**2) ** (torch.arange(steps + 1, dtype=torch.float64) / 2))
     xy = path[3].clone().requires_grad_(True)
     gx, gy = torch.autograd.grad(xy[0] * xy[1], xy)[0]
     torch.testing.assert_close(path[4], torch.stack([xy[0] - lr * gx, xy[1] + lr * gy]).detach())
-    alt = gan_toy.bilinear_game(2000, lr, (1.0, 0.5), alternating=True)
+    alt = gan_theory.bilinear_game(2000, lr, (1.0, 0.5), alternating=True)
     assert float(alt.norm(dim=1).max()) < 2 * float(alt[0].norm()) and float(alt.norm(dim=1).min()) > 0.3
 
 
@@ -443,14 +443,14 @@ def test_game_1d_figures_and_animation_are_self_contained():
     import matplotlib.pyplot as plt
 
     from genedu.plot import gan as gan_plot
-    game = gan_toy.game_1d(steps=20, snapshot_every=10, n_samples=200, progress=False)
+    game = gan_theory.game_1d(steps=20, snapshot_every=10, n_samples=200, progress=False)
     ax = gan_plot.game_1d_frame(game, 1)
     assert "step 10" in ax.get_title()
     html = gan_plot.game_1d_animation(game, dpi=30).data
     assert html.count("data:image/png;base64") >= 3 and "cdnjs" not in html and "font-awesome" not in html
     axes = gan_plot.gan_history(game["history"], smooth=5)
     assert len(axes[0].get_lines()) == 4 and len(axes[1].get_lines()) >= 4
-    gan_plot.bilinear_paths({"simultaneous": gan_toy.bilinear_game(10)})
+    gan_plot.bilinear_paths({"simultaneous": gan_theory.bilinear_game(10)})
     with pytest.raises(TypeError, match="game"):
         gan_plot.game_1d_frame({"x": 1})
     with pytest.raises(TypeError, match="history"):
@@ -482,8 +482,5 @@ def test_mlp_players_unseeded_draw_from_the_global_rng():
     torch.manual_seed(0)
     again, _ = gan.mlp_players([2, 8, 3], [3, 8, 1], seed=None)
     torch.testing.assert_close(again[0].weight, g1[0].weight)  # reproducible through the global seed
-    from genedu import gan_toy, remedies
-    assert not torch.equal(remedies.gan_mlps(hidden=8, seed=None)[0][0].weight,
-                           remedies.gan_mlps(hidden=8, seed=None)[0][0].weight)
-    assert not torch.equal(gan_toy.toy_models(hidden=8, seed=None)[0][0].weight,
-                           gan_toy.toy_models(hidden=8, seed=None)[0][0].weight)
+    from experiments.mode_collapse import players
+    assert not torch.equal(players(hidden=(8,), seed=None)[0][0].weight, players(hidden=(8,), seed=None)[0][0].weight)

@@ -1,4 +1,4 @@
-"""Tests of genedu.metrics.mode_coverage, genedu.remedies and the generator_objective hook of genedu.gan (chapter 6),
+"""Tests of genedu.metrics.mode_coverage, genedu.remedies, experiments.mode_collapse and the generator_loss hook of genedu.gan (chapter 6),
 each against an independent computation: a brute-force Python count of hand-made samples, closed-form
 gradients of linear and quadratic critics, an explicit loop of unrolled steps, and direct indexing."""
 from __future__ import annotations
@@ -10,6 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+from experiments import mode_collapse
+from experiments.mode_collapse import benchmark_run, players
 from genedu import data, gan, remedies
 from genedu.metrics import PROTOCOL_SAMPLES, mode_coverage
 
@@ -178,11 +180,11 @@ def test_packed_discriminator_sees_m_samples():
     torch.testing.assert_close(gan.discriminator_loss(d(real), d(fake)), want)
 
 
-def test_gan_mlps_packed_input_width():
-    g, d = remedies.gan_mlps(pack_m=3, hidden=16, seed=0)
+def test_players_packed_input_width():
+    g, d = players(pack_m=3, hidden=(16, 16, 16), seed=0)
     assert isinstance(d, remedies.PackedDiscriminator) and d.net[0].in_features == 6
     assert g(torch.randn(6, 2)).shape == (6, 2) and d(torch.randn(6, 2)).shape == (6,)
-    g2, _ = remedies.gan_mlps(pack_m=3, hidden=16, seed=0)
+    g2, _ = players(pack_m=3, hidden=(16, 16, 16), seed=0)
     torch.testing.assert_close(g[0].weight, g2[0].weight)
 
 
@@ -192,14 +194,14 @@ def test_gan_mlps_packed_input_width():
 
 
 def _models(seed=0):
-    return remedies.gan_mlps(hidden=8, depth=2, seed=seed)
+    return players(hidden=(8, 8), seed=seed)
 
 
 def test_unrolled_loss_with_zero_steps_is_the_plain_generator_loss():
     g, d = _models()
     z, x = torch.randn(16, 2), torch.randn(16, 2)
     fake = g(z)
-    got = remedies.unrolled_generator_loss(unroll=0)(d, fake, x)
+    got = remedies.unrolled_generator_loss(unroll=0)(d, x, fake)
     torch.testing.assert_close(got, gan.generator_loss_nonsaturating(d(fake)))
 
 
@@ -215,7 +217,7 @@ def test_unrolled_loss_matches_explicit_sgd_on_a_copy():
         gan.discriminator_loss(d_copy(x), d_copy(fake.detach())).backward()
         opt.step()
     want = gan.generator_loss_nonsaturating(d_copy(fake))
-    got = remedies.unrolled_generator_loss(unroll=3, lr=0.05, second_order=False)(d, fake, x)
+    got = remedies.unrolled_generator_loss(unroll=3, lr=0.05, second_order=False)(d, x, fake)
     torch.testing.assert_close(got, want)
 
 
@@ -224,7 +226,7 @@ def test_unrolled_step_leaves_the_discriminator_unchanged_and_moves_the_generato
     before_d = copy.deepcopy(d.state_dict())
     before_g = copy.deepcopy(g.state_dict())
     opt = torch.optim.Adam(g.parameters(), lr=1e-2)
-    gan.generator_step(g, d, opt, torch.randn(32, 2), objective=remedies.unrolled_generator_loss(unroll=3),
+    gan.generator_step(g, d, opt, torch.randn(32, 2), loss=remedies.unrolled_generator_loss(unroll=3),
                        x=torch.randn(32, 2))
     for k, val in d.state_dict().items():
         torch.testing.assert_close(val, before_d[k])
@@ -240,7 +242,7 @@ def test_second_order_gradient_differs_from_first_order():
     grads = []
     for second in (True, False):
         g.zero_grad()
-        remedies.unrolled_generator_loss(unroll=3, lr=0.5, second_order=second)(d, g(z), x).backward()
+        remedies.unrolled_generator_loss(unroll=3, lr=0.5, second_order=second)(d, x, g(z)).backward()
         grads.append(torch.cat([p.grad.flatten() for p in g.parameters()]))
     assert not torch.allclose(grads[0], grads[1])
 
@@ -248,14 +250,20 @@ def test_second_order_gradient_differs_from_first_order():
 def test_train_gan_hooks_run_every_remedy():
     x, _ = data.ring_of_gaussians(512, seed=0)
     for kwargs, pack_m in [(dict(discriminator_loss=remedies.wgan_gp_critic_loss,
-                                 generator_loss=remedies.wasserstein_generator_loss, k=2), 1),
-                           (dict(generator_objective=remedies.unrolled_generator_loss(unroll=2)), 1),
+                                 generator_loss=remedies.wgan_generator_loss, k=2), 1),
+                           (dict(generator_loss=remedies.unrolled_generator_loss(unroll=2)), 1),
                            ({}, 2)]:
-        g, d = remedies.gan_mlps(hidden=8, depth=2, pack_m=pack_m, seed=0)
+        g, d = players(hidden=(8, 8), pack_m=pack_m, seed=0)
         hist = gan.train_gan(g, d, x, latent_dim=2, steps=3, batch_size=32, progress=False, device="cpu", **kwargs)
         assert len(hist["g_loss"]) == 3 and all(math.isfinite(v) for v in hist["g_loss"])
-    with pytest.raises(TypeError, match="generator_objective"):
-        gan.train_gan(g, d, x, latent_dim=2, steps=1, generator_objective=3, progress=False)
+    with pytest.raises(ValueError, match="generator_loss"):
+        gan.train_gan(g, d, x, latent_dim=2, steps=1, generator_loss=3, progress=False)
+
+
+def test_wgan_generator_loss_is_minus_the_mean_critic_score():
+    critic = nn.Linear(2, 1)
+    fake = torch.randn(10, 2)
+    torch.testing.assert_close(remedies.wgan_generator_loss(critic, None, fake), -critic(fake).mean())
 
 
 
@@ -271,15 +279,15 @@ def test_benchmark_run_budget_and_learning_rate_decay(monkeypatch, method, m, lr
         calls.append({"k": 1, **{key: kwargs[key] for key in ("steps", "lr", "d_lr", "batch_size", "k") if key in kwargs}})
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(gan, "train_gan", spy)
+    monkeypatch.setattr(mode_collapse, "train_gan", spy)
     state = torch.random.get_rng_state()
-    r = remedies.benchmark_run(method, "ring", steps=10, seed=3, hidden=8, batch_size=16, n_data=256, n_eval=50)
+    r = benchmark_run(method, "ring", steps=10, seed=3, hidden=(8, 8, 8), batch_size=16, n_data=256, n_eval=50)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert calls[0]["steps"] == 7 and calls[1]["steps"] == 3
     assert calls[0]["lr"] == pytest.approx(lr) and calls[0]["d_lr"] == pytest.approx(d_lr)
     assert calls[1]["lr"] == pytest.approx(lr / 10) and calls[1]["d_lr"] == pytest.approx(d_lr / 10)
     assert all(c["batch_size"] == 16 * m and c["k"] == k for c in calls)
-    again = remedies.benchmark_run(method, "ring", steps=10, seed=3, hidden=8, batch_size=16, n_data=256, n_eval=50)
+    again = benchmark_run(method, "ring", steps=10, seed=3, hidden=(8, 8, 8), batch_size=16, n_data=256, n_eval=50)
     torch.testing.assert_close(again["samples"], r["samples"])
 
 
@@ -289,15 +297,15 @@ def test_benchmark_run_budget_and_learning_rate_decay(monkeypatch, method, m, lr
 
 
 def test_benchmark_run_reports_the_protocol_metric_of_its_samples():
-    r = remedies.benchmark_run("PacGAN2", "grid", steps=4, seed=0, hidden=8, batch_size=16, n_data=256, n_eval=300)
+    r = benchmark_run("PacGAN2", "grid", steps=4, seed=0, hidden=(8, 8, 8), batch_size=16, n_data=256, n_eval=300)
     assert r["samples"].shape == (300, 2)
     again = mode_coverage(r["samples"], data.grid_centers(), 0.05)
     assert (r["modes"], r["high_quality"]) == (again.modes, again.high_quality)
     assert int(r["counts"].sum()) == round(r["high_quality"] * 300)
     with pytest.raises(ValueError, match="dataset"):
-        remedies.benchmark_run("GAN", "spiral", steps=1)
+        benchmark_run("GAN", "spiral", steps=1)
     with pytest.raises(ValueError, match="method"):
-        remedies.benchmark_run("VEEGAN", "ring", steps=1)
+        benchmark_run("VEEGAN", "ring", steps=1)
 
 
 def test_training_animation_and_bars():

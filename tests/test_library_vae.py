@@ -130,11 +130,11 @@ def test_linear_autoencoder_learns_the_pca_subspace():
 
 def test_train_reduces_the_loss_records_history_and_calls_back():
     x, _ = data.mnist("test")
-    model = models.mlp_vae(latent_dim=4, hidden=64)
+    model = models.mlp_vae(latent_dim=4, hidden=(64,))
     epochs_seen = []
     history = train(model, losses.vae_loss, x, epochs=3, batch_size=100, progress=False, device="cpu",
                     callback=lambda epoch, m, h: epochs_seen.append(epoch))
-    assert epochs_seen == [0, 1, 2]
+    assert epochs_seen == [1, 2, 3]
     assert len(history["loss"]) == 3 * 5 and len(history["epoch_loss"]) == 3
     assert set(history) >= {"recon", "kl"}
     assert history["epoch_loss"][-1] < history["epoch_loss"][0]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedu import gan as _gan
-from genedu import gan_toy as _gan_toy
+from genedu import gan_theory as _gan_theory
 from genedu.checks._core import (_isfinite, call, close, compare, expect_number, expect_tensor, expect_tuple, fail,
                                  passed, probe)
 from genedu.checks.ch02 import _substitute_names
@@ -25,8 +25,8 @@ from genedu.checks.ch02 import _substitute_names
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
 # (nor this module's own JSD and reference iterations, which an answer could import).
 REFERENCES = ("genedu.gan.discriminator_loss", "genedu.gan.generator_loss_saturating",
-              "genedu.gan.generator_loss_nonsaturating", "genedu.gan_toy.optimal_discriminator",
-              "genedu.gan_toy.value_at_optimum", "genedu.gan_toy.gan_value", "genedu.gan_toy.jensen_shannon",
+              "genedu.gan.generator_loss_nonsaturating", "genedu.gan_theory.optimal_discriminator",
+              "genedu.gan_theory.value_at_optimum", "genedu.gan_theory.gan_value", "genedu.gan_theory.jensen_shannon",
               "genedu.gan.discriminator_step", "genedu.gan.generator_step", "genedu.gan.train_gan",
               "genedu.checks.ch04._jsd", "genedu.checks.ch04._reference_iteration",
               "genedu.checks.ch04._reference_after_d_step")
@@ -38,10 +38,10 @@ _generator_loss_nonsaturating = _gan.generator_loss_nonsaturating
 _discriminator_step = _gan.discriminator_step
 _generator_step = _gan.generator_step
 _train_gan = _gan.train_gan
-_optimal_discriminator = _gan_toy.optimal_discriminator
-_value_at_optimum = _gan_toy.value_at_optimum
-_gan_value = _gan_toy.gan_value
-_jensen_shannon = _gan_toy.jensen_shannon
+_optimal_discriminator = _gan_theory.optimal_discriminator
+_value_at_optimum = _gan_theory.value_at_optimum
+_gan_value = _gan_theory.gan_value
+_jensen_shannon = _gan_theory.jensen_shannon
 _logsigmoid, _softplus = F.logsigmoid, F.softplus
 _Tensor = torch.Tensor
 
@@ -242,7 +242,7 @@ def _trapezoid(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _jsd(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """JSD by the trapezoidal rule in float64, written out (independent of genedu.gan_toy)."""
+    """JSD by the trapezoidal rule in float64, written out (independent of genedu.gan_theory)."""
     p, q = a.exp(), b.exp()
     m = 0.5 * (p + q)
     kl_p = torch.where(p > 0, p * (a - m.log()), torch.zeros_like(p))

@@ -38,7 +38,7 @@ _wgan_gp_critic_loss = _remedies.wgan_gp_critic_loss
 _pack = _remedies.pack
 _PackedDiscriminator = _remedies.PackedDiscriminator
 _train_gan = _gan.train_gan
-_gan_mlps = _remedies.gan_mlps
+_mlp_players = _gan.mlp_players
 _ring_of_gaussians, _ring_centers = _data.ring_of_gaussians, _data.ring_centers
 _grad = torch.autograd.grad
 
@@ -334,11 +334,19 @@ def ring_task(seed: int, n: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     return x @ rot.T, _ring_centers() @ rot.T
 
 
+def _players(seed: int, m: int = 1) -> tuple[nn.Module, nn.Module]:
+    """Exercise 5's models: ``gan.mlp_players([2, 64, 64, 64, 2], [2 * m, 64, 64, 64, 1], seed=seed)``, the
+    discriminator packed when m > 1."""
+    hidden = [RUN_HIDDEN] * 3
+    generator, discriminator = _mlp_players([2, *hidden, 2], [2 * m, *hidden, 1], seed=seed)
+    return generator, (_PackedDiscriminator(discriminator, m) if m > 1 else discriminator)
+
+
 def _train_baseline(x: torch.Tensor, seed: int, m: int) -> nn.Module:
     """The generator of exercise 5 trained as a vanilla GAN (m = 1) or as a PacGAN of degree m, with the models
-    of ``gan_mlps(hidden=64, pack_m=m, seed=seed)`` and the exercise's budget, on one thread (these small
+    of :func:`_players` and the exercise's budget, on one thread (these small
     models train fastest so, and several threads slow down many times over on a shared machine)."""
-    generator, discriminator = _gan_mlps(hidden=RUN_HIDDEN, pack_m=m, seed=seed)
+    generator, discriminator = _players(seed, m)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -383,7 +391,8 @@ def _baseline_samples(seed: int, m: int) -> torch.Tensor:
 def check_remedy_training(train_remedy, seed: int = 0) -> None:
     """Check ``train_remedy(x, steps, batch_size, seed) -> generator``: a remedy against mode collapse (the
     exercise asks for a PacGAN, m = 2) trained on the ring ``x`` for ``steps`` generator steps of ``batch_size``
-    (packs of) samples, with the generator ``gan_mlps(hidden=64, seed=seed)`` and ``train_gan(..., lr=RUN_LR,
+    (packs of) samples, with the generator ``gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)[0]``
+    and ``train_gan(..., lr=RUN_LR,
     d_lr=RUN_D_LR, seed=seed)``.
 
     It passes when its generator captures **more modes** than the vanilla GAN trained with the same seed,
@@ -392,7 +401,7 @@ def check_remedy_training(train_remedy, seed: int = 0) -> None:
     name = "train_remedy"
     x, centers = ring_task(seed)
     z = _evaluation_noise(seed)
-    initial_generator = _gan_mlps(hidden=RUN_HIDDEN, seed=seed)[0]
+    initial_generator = _players(seed)[0]
     state = torch.random.get_rng_state()
     try:
         out = call(train_remedy, name, (x.clone(), RUN_STEPS, RUN_BATCH, seed),
@@ -403,7 +412,8 @@ def check_remedy_training(train_remedy, seed: int = 0) -> None:
         fail(name, f"should return the trained generator (a torch.nn.Module), got {type(out).__name__}.")
     shapes = [tuple(p.shape) for p in out.parameters()]
     if shapes != [tuple(p.shape) for p in initial_generator.parameters()]:
-        fail(name, "should return the generator of remedies.gan_mlps(hidden=64, seed=seed), trained (its layer "
+        fail(name, "should return the generator of gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], "
+                   "seed=seed), trained (its layer "
                    f"shapes differ: {shapes}).")
     out.eval()
     with torch.no_grad():

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from genedu import _validate as v
+from genedu.models import interpolate
 
 __all__ = ["grid_points", "scatter", "density_contour", "decision_boundary", "image_grid", "reconstructions",
            "latent_scatter", "latent_grid_points", "latent_traversal", "interpolation", "loss_curves"]
@@ -32,8 +33,13 @@ def grid_points(xlim: tuple[float, float], ylim: tuple[float, float], resolution
                 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """A regular grid over a rectangle, for evaluating a function of 2D points.
 
+    Args:
+        xlim: (x_min, x_max).
+        ylim: (y_min, y_max).
+        resolution: points per side (>= 2, default 200).
+
     Returns:
-        points: (resolution**2, 2) float32 tensor; xx, yy: (resolution, resolution) arrays
+        points (resolution**2, 2) float32 tensor; xx, yy (resolution, resolution) arrays
         for ``contour``/``contourf`` (``values.reshape(resolution, resolution)``).
     """
     resolution = v.positive_int(resolution, "resolution", minimum=2)
@@ -45,12 +51,21 @@ def grid_points(xlim: tuple[float, float], ylim: tuple[float, float], resolution
 
 
 def scatter(x: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None,
-            s: float = 6, alpha: float = 0.6, cmap: str = "coolwarm", **kwargs):
+            s: float = 6, alpha: float = 0.6, cmap: str = "coolwarm", **kwargs) -> plt.Axes:
     """Scatter plot of 2D points, coloured by ``labels`` when given.
 
     Args:
-        x: (N, 2) points; labels: (N,) optional class labels or values.
-        ax: the Axes to draw on; title: its title; other keywords go to ``ax.scatter``.
+        x: (N, 2) points.
+        labels: (N,) optional class labels or values.
+        ax: the Axes to draw on (default: a new figure).
+        title: its title.
+        s: marker size (default 6).
+        alpha: marker opacity (default 0.6).
+        cmap: colour map of ``labels`` (default "coolwarm").
+        **kwargs: passed to ``ax.scatter``.
+
+    Returns:
+        the Axes.
     """
     v.float_tensor(torch.as_tensor(x), "x", shape=(None, 2))
     ax = _axes(ax)
@@ -67,15 +82,25 @@ def scatter(x: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title:
 
 def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
                     ax=None, resolution: int = 200, filled: bool = True, cmap: str = "Blues",
-                    levels: int = 12, log_scale: bool = False, title: str | None = None, **kwargs):
+                    levels: int = 12, log_scale: bool = False, title: str | None = None, **kwargs) -> plt.Axes:
     """Contours of a 2D density p(x) = exp(log_density(x)).
 
     Args:
         log_density: maps (M, 2) points to (M,) log-densities.
-        xlim, ylim: the rectangle shown; resolution: grid points per side.
+        xlim: the rectangle shown: (x_min, x_max).
+        ylim: (y_min, y_max).
+        ax: the Axes to draw on (default: a new figure).
+        resolution: grid points per side.
         filled: ``contourf`` (True) or line contours (False).
+        cmap: the colour map (default "Blues").
+        levels: the number of contour levels (default 12).
         log_scale: contour log p(x), clipped to 12 nats below its maximum, instead of p(x);
             shows narrow peaks and the tails together.
+        title: the Axes title.
+        **kwargs: passed to ``ax.contourf`` or ``ax.contour``.
+
+    Returns:
+        the Axes.
     """
     if not callable(log_density):
         raise TypeError(f"log_density must be a function of (M, 2) points, got {type(log_density).__name__}")
@@ -96,12 +121,22 @@ def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-
 
 def decision_boundary(prob_class1: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
                       ax=None, resolution: int = 200, color: str = "k", label: str | None = None,
-                      shade: bool = False, **kwargs):
+                      shade: bool = False, **kwargs) -> plt.Axes:
     """Draw the curve where p(y = 1 | x) = 1/2 (optionally shading the probability).
 
     Args:
         prob_class1: maps (M, 2) points to (M,) probabilities of class 1.
+        xlim: the rectangle shown: (x_min, x_max).
+        ylim: (y_min, y_max).
+        ax: the Axes to draw on (default: a new figure).
+        resolution: grid points per side.
+        color: the colour of the boundary line (default "k").
         label: legend entry for the boundary line.
+        shade: also shade p(y = 1 | x) in 10 bands (default False).
+        **kwargs: passed to ``ax.contour``.
+
+    Returns:
+        the Axes.
     """
     if not callable(prob_class1):
         raise TypeError(f"prob_class1 must be a function of (M, 2) points, got {type(prob_class1).__name__}")
@@ -121,12 +156,20 @@ def decision_boundary(prob_class1: Callable[[torch.Tensor], torch.Tensor], xlim=
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, ax=None, value_range: tuple[float, float] = (0.0, 1.0),
-               title: str | None = None, padding: int = 1, cmap: str = "gray"):
+               title: str | None = None, padding: int = 1, cmap: str = "gray") -> plt.Axes:
     """Show a batch of single-channel images as one grid.
 
     Args:
         images: (B, 1, H, W) or (B, H, W) tensor with values in ``value_range``.
-        nrow: images per row; padding: pixels between images.
+        nrow: images per row.
+        ax: the Axes to draw on (default: a new figure).
+        value_range: the values shown at the two ends of the colour map (default (0, 1)).
+        title: the Axes title.
+        padding: pixels between images.
+        cmap: the colour map (default "gray").
+
+    Returns:
+        the Axes.
     """
     images = torch.as_tensor(images)
     if images.dim() == 4:
@@ -157,12 +200,19 @@ def image_grid(images: torch.Tensor, nrow: int = 8, ax=None, value_range: tuple[
 
 # --- autoencoders and VAEs -------------------------------------------------------------------
 
-def reconstructions(x: torch.Tensor, x_hat: torch.Tensor, n: int = 10, ax=None, title: str | None = None):
+def reconstructions(x: torch.Tensor, x_hat: torch.Tensor, n: int = 10, ax=None,
+                    title: str | None = None) -> plt.Axes:
     """Inputs (top row) above their reconstructions (bottom row).
 
     Args:
-        x, x_hat: (B, 1, H, W) images in [0, 1] (apply ``torch.sigmoid`` to logits first).
+        x: (B, 1, H, W) images in [0, 1].
+        x_hat: (B, 1, H, W) reconstructions in [0, 1] (apply ``torch.sigmoid`` to logits first).
         n: how many pairs to show.
+        ax: the Axes to draw on (default: a new figure).
+        title: the Axes title.
+
+    Returns:
+        the Axes.
     """
     if x.shape != x_hat.shape:
         raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
@@ -170,8 +220,20 @@ def reconstructions(x: torch.Tensor, x_hat: torch.Tensor, n: int = 10, ax=None, 
     return image_grid(torch.cat([x[:n], x_hat[:n]]), nrow=n, ax=ax, title=title)
 
 
-def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None, s: float = 4):
-    """The 2D codes of a dataset, coloured by digit label (with a colour bar)."""
+def latent_scatter(z: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title: str | None = None,
+                   s: float = 4) -> plt.Axes:
+    """The 2D codes of a dataset, coloured by digit label (with a colour bar).
+
+    Args:
+        z: (N, 2) codes.
+        labels: (N,) optional digit labels 0-9.
+        ax: the Axes to draw on (default: a new figure).
+        title: the Axes title.
+        s: marker size (default 4).
+
+    Returns:
+        the Axes.
+    """
     v.float_tensor(torch.as_tensor(z), "z", shape=(None, 2))
     ax = _axes(ax)
     pts = _numpy(z)
@@ -190,6 +252,10 @@ def latent_grid_points(lim: float | tuple[float, float] = 2.0, n: int = 15) -> t
     z_2 decreasing down the rows, so that decoding them and showing them with ``image_grid(nrow=n)``
     lays the images out like the latent plane.
 
+    Args:
+        lim: the range of both coordinates: [-lim, lim], or (lo, hi) (default 2).
+        n: points per side (>= 2, default 15).
+
     Returns:
         (n * n, 2) tensor.
     """
@@ -201,13 +267,21 @@ def latent_grid_points(lim: float | tuple[float, float] = 2.0, n: int = 15) -> t
 
 
 def latent_traversal(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, dims: Sequence[int] | None = None,
-                     span: float = 3.0, steps: int = 9, ax=None, title: str | None = None):
+                     span: float = 3.0, steps: int = 9, ax=None, title: str | None = None) -> plt.Axes:
     """Change one latent coordinate at a time around a code and show the decoded images:
     row i varies dimension ``dims[i]`` from -span to +span, the others staying at ``z``.
 
     Args:
         decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1].
-        z: (D,) the code to start from; dims: the dimensions to vary (default: all).
+        z: (D,) the code to start from.
+        dims: the dimensions to vary (default: all).
+        span: the range of each varied coordinate, [-span, span] (default 3).
+        steps: images per row (>= 2, default 9).
+        ax: the Axes to draw on (default: a new figure).
+        title: the Axes title.
+
+    Returns:
+        the Axes.
     """
     v.float_tensor(z, "z", ndim=1)
     dims = list(range(z.shape[0])) if dims is None else list(dims)
@@ -222,18 +296,39 @@ def latent_traversal(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
 
 
 def interpolation(decode: Callable[[torch.Tensor], torch.Tensor], z_start: torch.Tensor, z_end: torch.Tensor,
-                  steps: int = 10, ax=None, title: str | None = None):
-    """Decode the straight line from ``z_start`` to ``z_end`` (both (D,)) in ``steps`` points."""
-    from genedu.models import interpolate
+                  steps: int = 10, ax=None, title: str | None = None) -> plt.Axes:
+    """Decode the straight line from ``z_start`` to ``z_end`` (both (D,)) in ``steps`` points.
 
+    Args:
+        decode: maps (M, D) codes to (M, 1, H, W) images in [0, 1].
+        z_start: (D,) the first code.
+        z_end: (D,) the last code.
+        steps: the number of points, both ends included (>= 2, default 10).
+        ax: the Axes to draw on (default: a new figure).
+        title: the Axes title.
+
+    Returns:
+        the Axes.
+    """
     with torch.no_grad():
         images = decode(interpolate(z_start, z_end, steps))
     return image_grid(images, nrow=steps, ax=ax, title=title)
 
 
 def loss_curves(history: dict[str, list[float]], keys: Sequence[str] = ("epoch_loss",), ax=None,
-                title: str | None = None, ylabel: str = "loss"):
-    """Per-epoch curves of a training history from :func:`genedu.train.train`."""
+                title: str | None = None, ylabel: str = "loss") -> plt.Axes:
+    """Per-epoch curves of a training history from :func:`genedu.train.train`.
+
+    Args:
+        history: the history (a dict of per-epoch lists).
+        keys: the entries to plot (default ("epoch_loss",)).
+        ax: the Axes to draw on (default: a new figure).
+        title: the Axes title.
+        ylabel: the y-axis label (default "loss").
+
+    Returns:
+        the Axes.
+    """
     ax = _axes(ax)
     for key in keys:
         if key not in history:

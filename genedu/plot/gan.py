@@ -4,7 +4,7 @@ Figure 1 (a frame, and an animation built with :func:`genedu.plot.animate`), the
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +13,9 @@ import torch
 from genedu import _validate as v
 from genedu.gan import generator_loss_nonsaturating, generator_loss_saturating
 from genedu.plot.animation import animate
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 __all__ = ["generator_loss_curves", "game_1d_frame", "game_1d_animation", "gan_history", "bilinear_paths"]
 
@@ -71,7 +74,7 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
     map z -> x = G(z) at a few values of z.
 
     Args:
-        game: the output of :func:`genedu.gan_toy.game_1d`.
+        game: the output of :func:`genedu.gan_theory.game_1d`.
         i: which frame (default -1, the last).
         ax: matplotlib Axes (default: a new figure).
         show_optimal: also draw D*.
@@ -81,7 +84,7 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
         the Axes.
     """
     if not isinstance(game, dict) or "frames" not in game:
-        raise TypeError("game must be the dict returned by genedu.gan_toy.game_1d")
+        raise TypeError("game must be the dict returned by genedu.gan_theory.game_1d")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     f = game["frames"][i]
@@ -109,19 +112,20 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
     return ax
 
 
-def game_1d_animation(game: dict, dpi: int = 70, interval: int = 200, show_optimal: bool = True):
+def game_1d_animation(game: dict, dpi: int = 70, interval: int = 200, show_optimal: bool = True) -> HTML:
     """The 1D game as it trains: :func:`game_1d_frame` for every frame, as a self-contained HTML player.
 
     Args:
-        game: the output of :func:`genedu.gan_toy.game_1d` (keep it to ~40 frames).
-        dpi, interval: passed to :func:`genedu.plot.animate`.
+        game: the output of :func:`genedu.gan_theory.game_1d` (keep it to ~40 frames).
+        dpi: resolution of the frames, passed to :func:`genedu.plot.animate`.
+        interval: milliseconds per frame, passed to :func:`genedu.plot.animate`.
         show_optimal: also draw D* for the current p_g.
 
     Returns:
         an ``IPython.display.HTML`` player.
     """
     if not isinstance(game, dict) or "frames" not in game:
-        raise TypeError("game must be the dict returned by genedu.gan_toy.game_1d")
+        raise TypeError("game must be the dict returned by genedu.gan_theory.game_1d")
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
 
     def draw(i):
@@ -173,7 +177,7 @@ def gan_history(history: dict, axes: Sequence[plt.Axes] | None = None, smooth: i
 
 
 def bilinear_paths(paths: dict[str, torch.Tensor], ax: plt.Axes | None = None) -> plt.Axes:
-    """Trajectories of gradient play on min_x max_y xy (from :func:`genedu.gan_toy.bilinear_game`), with
+    """Trajectories of gradient play on min_x max_y xy (from :func:`genedu.gan_theory.bilinear_game`), with
     the saddle point (0, 0) marked.
 
     Args:

@@ -4,7 +4,7 @@ as a bar chart.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,6 +12,9 @@ import torch
 
 from genedu import _validate as v
 from genedu.plot.animation import animate
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 __all__ = ["density_background", "samples_frame", "training_animation", "coverage_bars"]
 
@@ -22,8 +25,15 @@ def density_background(ax: plt.Axes, centers: torch.Tensor, std: float, lim: flo
     3-std circle of each mode (the high-quality region of the VEEGAN/PacGAN protocol) dashed.
 
     Args:
-        ax: the Axes; centers: (M, 2) mode centres; std: the modes' standard deviation;
-        lim: the axes show [-lim, lim]^2; n_grid: pixels per side; cmap: the colour map.
+        ax: the Axes.
+        centers: (M, 2) mode centres.
+        std: the modes' standard deviation.
+        lim: the axes show [-lim, lim]^2.
+        n_grid: pixels per side.
+        cmap: the colour map.
+
+    Returns:
+        the Axes.
     """
     v.float_tensor(centers, "centers", ndim=2, shape=(None, 2))
     std = v.positive_float(std, "std")
@@ -50,8 +60,16 @@ def samples_frame(ax: plt.Axes, samples: torch.Tensor, centers: torch.Tensor, st
     """Generated ``samples`` (N, 2) as dots over the data density (see :func:`density_background`).
 
     Args:
-        ax: the Axes; samples: (N, 2); centers: (M, 2); std: the modes' std; title: the Axes title;
-        lim: half-width of the view (default: 1.5 x the largest |centre coordinate|); color: the dots' colour.
+        ax: the Axes (cleared first).
+        samples: (N, 2).
+        centers: (M, 2).
+        std: the modes' std.
+        title: the Axes title.
+        lim: half-width of the view (default: 1.5 x the largest |centre coordinate|).
+        color: the dots' colour.
+
+    Returns:
+        the Axes.
     """
     v.float_tensor(samples, "samples", ndim=2, shape=(None, 2))
     if lim is None:
@@ -65,14 +83,16 @@ def samples_frame(ax: plt.Axes, samples: torch.Tensor, centers: torch.Tensor, st
 
 
 def training_animation(runs: dict[str, dict], dataset_title: str = "", frames: int | None = None,
-                       size: float = 2.6, dpi: int = 70):
+                       size: float = 2.6, dpi: int = 70) -> HTML:
     """Animate several training runs side by side: each run's snapshots over the data density.
 
     Args:
-        runs: name -> a result of :func:`genedu.remedies.benchmark_run` recorded with ``snapshot_every`` (its
-            "snapshots", "centers" and "std" are used; all runs must have the same number of snapshots).
-        dataset_title: a suptitle; frames: how many snapshots to show (default all; <= 40 keeps pages small);
-        size: inches per panel; dpi: resolution of the frames.
+        runs: name -> a result of :func:`experiments.mode_collapse.benchmark_run` recorded with ``snapshot_every``
+            (its "snapshots", "centers" and "std" are used; all runs must have the same number of snapshots).
+        dataset_title: a suptitle.
+        frames: how many snapshots to show (default all; <= 40 keeps pages small).
+        size: inches per panel.
+        dpi: resolution of the frames.
 
     Returns:
         the HTML player of :func:`genedu.plot.animate`.
@@ -99,7 +119,7 @@ def training_animation(runs: dict[str, dict], dataset_title: str = "", frames: i
     return animate(fig, draw, len(idx), dpi=dpi)
 
 
-def coverage_bars(rows: Sequence[dict], axes: Sequence[plt.Axes] | None = None):
+def coverage_bars(rows: Sequence[dict], axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
     """Bar charts of the experiment table: mean share of the modes captured and mean high-quality share (with the
     standard deviation over seeds as error bars) per method, for each dataset.
 

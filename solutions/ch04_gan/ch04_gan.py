@@ -58,7 +58,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from genedu import gan, gan_toy
+from genedu import density, gan, gan_theory
+from genedu.data import gaussian_1d
 from genedu.checks.ch04 import (check_discriminator_loss, check_gan_training_iteration,
                                 check_generator_loss_nonsaturating, check_generator_loss_saturating,
                                 check_optimal_discriminator, check_value_at_optimum)
@@ -208,7 +209,7 @@ check_optimal_discriminator(optimal_discriminator, seed=402, n_grid=1000)
 
 # %%
 x = torch.linspace(-4, 5, 500)
-log_p_data, log_p_g = gan_toy.normal_log_density(2.0, 0.5)(x), gan_toy.normal_log_density(0.0, 1.0)(x)
+log_p_data, log_p_g = density.normal_log_density(2.0, 0.5)(x), density.normal_log_density(0.0, 1.0)(x)
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(x, log_p_data.exp(), "k--", label="$p_{data}$")
 ax.plot(x, log_p_g.exp(), color="tab:green", label="$p_g$")
@@ -273,9 +274,9 @@ def jensen_shannon(log_p, log_q, x):
 
 
 x = torch.linspace(-8, 10, 4000, dtype=torch.float64)
-log_p_data = gan_toy.normal_log_density(2.0, 0.5)(x)
+log_p_data = density.normal_log_density(2.0, 0.5)(x)
 for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
-    log_p_g = gan_toy.normal_log_density(mu_g, 0.5)(x)
+    log_p_g = density.normal_log_density(mu_g, 0.5)(x)
     jsd = jensen_shannon(log_p_data, log_p_g, x)
     print(f"mu_g = {mu_g:4.1f}:  V(G, D*) = {value_at_optimum(log_p_data, log_p_g, x):+.4f}   "
           f"-log 4 + 2 JSD = {-math.log(4) + 2 * jsd:+.4f}")
@@ -332,7 +333,7 @@ check_gan_training_iteration(gan_training_iteration, seed=602, batch=32, latent_
 # ### Try it: the 1D game, trained with your iteration
 #
 # The data are $\mathcal N(2, 0.5^2)$, the noise $z \sim \mathcal N(0, 1)$ in one dimension, and both
-# players small MLPs (`gan_toy.toy_models`). 400 iterations of your function with Adam take a second
+# players small MLPs (`gan.mlp_players`). 400 iterations of your function with Adam take a second
 # or two. The figure shows what Goodfellow et al.'s Figure 1 shows: $p_{data}$ (dashed), $p_g$
 # (a density estimate of 2,000 generator samples), $D(x)$ (dotted) and, for comparison, the optimal
 # $D^*$ for the current $p_g$; below, arrows map a few values of $z$ to $x = G(z)$. The JSD does not
@@ -341,10 +342,10 @@ check_gan_training_iteration(gan_training_iteration, seed=602, batch=32, latent_
 # saturating loss, another learning rate, or several discriminator steps per iteration.
 
 # %%
-generator, discriminator = gan_toy.toy_models(seed=1)
+generator, discriminator = gan.mlp_players([1, 32, 32, 1], [1, 32, 32, 1], seed=1)
 g_optimizer = torch.optim.Adam(generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
 d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
-data = gan_toy.toy_data(5000, seed=0)
+data = gaussian_1d(5000, seed=0)
 rng = torch.Generator().manual_seed(1)
 steps_done = 0
 
@@ -355,12 +356,12 @@ for step in tqdm(range(400), desc="1D game"):
                                             torch.randn(128, 1, generator=rng), torch.randn(128, 1, generator=rng))
 steps_done += 400
 
-# one frame in the format of gan_toy.game_1d, drawn by genedu.plot.gan.game_1d_frame
+# one frame in the format of gan_theory.game_1d, drawn by genedu.plot.gan.game_1d_frame
 grid = torch.linspace(-2, 5, 400)
 with torch.no_grad():
     samples = generator(torch.randn(2000, 1, generator=rng)).reshape(-1)
-    log_p_g = gan_toy.kde_log_density(samples, grid)
-    log_p_data = gan_toy.normal_log_density(2.0, 0.5)(grid)
+    log_p_g = density.kde_log_density(samples, grid)
+    log_p_data = density.normal_log_density(2.0, 0.5)(grid)
     z = torch.linspace(-2, 2, 9)
     frame = {"step": steps_done, "log_p_g": log_p_g, "d": torch.sigmoid(discriminator(grid[:, None])).reshape(-1),
              "d_star": optimal_discriminator(log_p_data, log_p_g),            # yours, exercise 4

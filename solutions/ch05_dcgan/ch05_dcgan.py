@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedu import classifier, data, dcgan, gan, plot
+from genedu import checkpoints, classifier, data, dcgan, gan, plot
 from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
                                 check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
                                 check_weights_init)
@@ -301,7 +301,7 @@ def load_shipped(name, model):
     """The weights the course trained and ships (genedu/checkpoints/<name>.pt), copied into the transposed
     convolutions and BatchNorms of `model`, a network of yours, in order; returns (model in eval mode, the
     checkpoint's other entries)."""
-    checkpoint = torch.load(dcgan.CHECKPOINT_DIR / f"{name}.pt", weights_only=True)
+    checkpoint = torch.load(checkpoints.CHECKPOINT_DIR / f"{name}.pt", weights_only=True)
     shipped = list(checkpoint.pop("state_dict").values())
     mine = [tensor for m in model.modules() if isinstance(m, (nn.ConvTranspose2d, nn.BatchNorm2d))
             for tensor in m.state_dict(keep_vars=True).values()]
@@ -409,7 +409,7 @@ with torch.no_grad():
 # all ten classes. Compare the shipped DCGAN with the real held-out digits (and your short run):
 
 # %%
-clf_model, clf_info = dcgan.load_checkpoint("digit_classifier")
+clf_model, clf_info = checkpoints.load("digit_classifier")
 print(f"classifier: held-out accuracy {clf_info['test_accuracy']:.3f}")
 z = torch.randn(300, NZ, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():

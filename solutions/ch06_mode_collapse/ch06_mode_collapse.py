@@ -208,7 +208,7 @@ check_pack(pack, seed=402, batch=10, dim=2, m=2)
 # whatever the discriminator currently likes best. Write `train_remedy(x, steps, batch_size, seed)` that trains
 # a **PacGAN** with $m = 2$ on the ring `x` `(N, 2)` and returns its generator:
 #
-# 1. the generator: `generator, _ = remedies.gan_mlps(hidden=64, seed=seed)`;
+# 1. the generator: `generator, _ = gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)`;
 # 2. the discriminator: an `nn.Module` whose `forward(x)` packs its `(B, 2)` input into `(B/2, 4)` with
 #    your `pack` of exercise 4 (the library's `remedies.pack` is off limits while grading; `x.reshape(-1, 4)`
 #    does the same if you would rather not depend on exercise 4 here), runs a network
@@ -237,7 +237,7 @@ def train_remedy(x, steps, batch_size, seed):
         def forward(self, inputs):
             return self.net(inputs.reshape(len(inputs) // self.m, -1)).reshape(-1).repeat_interleave(self.m)
 
-    generator, _ = remedies.gan_mlps(hidden=64, seed=seed)
+    generator, _ = gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)
     torch.manual_seed(seed)
     net = mlp([4, 64, 64, 64, 1], activation=lambda: nn.LeakyReLU(0.2))
     gan.train_gan(generator, Packed(net, 2), x, latent_dim=2, steps=steps, batch_size=2 * batch_size, lr=RUN_LR,
@@ -264,7 +264,7 @@ if SIDE_BY_SIDE:
     x_task, centers_task = ring_task(0)
     steps = RUN_STEPS
     runs = {"PacGAN2 (yours)": train_remedy(x_task, steps, RUN_BATCH, 0)}
-    runs["vanilla GAN"], d_vanilla = remedies.gan_mlps(hidden=64, seed=0)
+    runs["vanilla GAN"], d_vanilla = gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=0)
     gan.train_gan(runs["vanilla GAN"], d_vanilla, x_task, latent_dim=2, steps=steps, batch_size=RUN_BATCH, lr=RUN_LR,
                   d_lr=RUN_D_LR, seed=0, progress=False)
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))

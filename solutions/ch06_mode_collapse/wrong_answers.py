@@ -14,7 +14,7 @@ WRONG_ANSWERS = {
     return int((counts > 0).sum()), float(good.float().mean()), counts
 ''',
     "ex5-answer": '''def train_remedy(x, steps, batch_size, seed):
-    generator, discriminator = remedies.gan_mlps(hidden=64, seed=seed)
+    generator, discriminator = gan.mlp_players([2, 64, 64, 64, 2], [2, 64, 64, 64, 1], seed=seed)
     gan.train_gan(generator, discriminator, x, latent_dim=2, steps=steps, batch_size=batch_size, lr=RUN_LR,
                   d_lr=RUN_D_LR, seed=seed)
     return generator

@@ -1,5 +1,5 @@
-"""The GAN game in one dimension (chapter 4): the optimal discriminator, the value at the optimum, the
-Jensen-Shannon divergence, and the 1D game of Goodfellow et al.'s Figure 1.
+"""The theory of the GAN game (chapter 4): the optimal discriminator, the value at the optimum, the
+Jensen-Shannon divergence, the 1D game of Goodfellow et al.'s Figure 1 and the bilinear game.
 
 For a fixed generator with density p_g, the discriminator maximising V(D, G) is (Goodfellow et al., 2014,
 Proposition 1)
@@ -12,29 +12,32 @@ and the value of the game at that discriminator is (Theorem 1)
 
 minimal (-log 4) exactly when p_g = p_data. Densities are passed as log-densities, either as values on
 a grid of points x (a tensor) or as callables ``log_p(x)``; integrals over x are computed with the
-trapezoidal rule on a 1-D grid.
+trapezoidal rule on a 1-D grid. The densities of the examples (``normal_log_density``,
+``kde_log_density``) are in ``genedu.density``.
 
 - :func:`optimal_discriminator`   D*(x) on a grid                                      -> (M,)
 - :func:`gan_value`               V(G, D) = int p_data log D + p_g log(1 - D) dx       -> scalar
 - :func:`value_at_optimum`        V(G, D*)                                             -> scalar
 - :func:`jensen_shannon`          JSD(p || q) in nats                                  -> scalar
-- :func:`kde_log_density`         a Gaussian kernel density estimate of samples (for p_g)
-- :func:`toy_data`, :func:`toy_models`, :func:`game_1d`   the 1D game, trained with ``genedu.gan.train_gan``
+- :func:`game_1d`                 the 1D game on ``genedu.data.gaussian_1d``, its players from
+  ``genedu.gan.mlp_players``, trained with ``genedu.gan.train_gan``
 - :func:`bilinear_game`           gradient play on min_x max_y xy: why a saddle point search can diverge
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import nn
 
 from genedu import _validate as v
+from genedu.runtime import make_generator, randn
+from genedu.data import gaussian_1d
+from genedu.density import kde_log_density, normal_log_density
 from genedu.gan import mlp_players, train_gan
 
-__all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "kde_log_density",
-           "normal_log_density", "toy_data", "toy_models", "game_1d", "bilinear_game"]
+__all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "game_1d", "bilinear_game"]
 
 LogDensity = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -74,8 +77,9 @@ def optimal_discriminator(log_p_data: LogDensity, log_p_g: LogDensity, x: torch.
     Where both densities are exactly zero D* is not determined; it is set to 1/2 there.
 
     Args:
-        log_p_data, log_p_g: log-densities, as tensors of values (any common shape, e.g. (M,) on a grid)
-            or callables ``log_p(x)``.
+        log_p_data: log-density of the data, as a tensor of values (any shape, e.g. (M,) on a grid)
+            or a callable ``log_p(x)``.
+        log_p_g: log-density of the generator, the same way (the same shape as ``log_p_data``'s values).
         x: the points, needed when a log-density is a callable (default None).
 
     Returns:
@@ -97,7 +101,8 @@ def gan_value(log_p_data: LogDensity, log_p_g: LogDensity, d: torch.Tensor | Cal
     0 log 0 counts as 0.
 
     Args:
-        log_p_data, log_p_g: (M,) log-density values on the grid, or callables.
+        log_p_data: (M,) log-density values of the data on the grid, or a callable.
+        log_p_g: (M,) log-density values of the generator on the grid, or a callable.
         d: (M,) discriminator outputs D(x) in [0, 1] on the grid, or a callable.
         x: (M,) increasing grid points covering (nearly all) the mass of both densities.
 
@@ -118,7 +123,8 @@ def value_at_optimum(log_p_data: LogDensity, log_p_g: LogDensity, x: torch.Tenso
     """V(G, D*) with the optimal discriminator, on a 1-D grid (equal to -log 4 + 2 JSD(p_data || p_g)).
 
     Args:
-        log_p_data, log_p_g: (M,) log-density values on the grid, or callables.
+        log_p_data: (M,) log-density values of the data on the grid, or a callable.
+        log_p_g: (M,) log-density values of the generator on the grid, or a callable.
         x: (M,) increasing grid points.
 
     Returns:
@@ -137,7 +143,8 @@ def jensen_shannon(log_p: LogDensity, log_q: LogDensity, x: torch.Tensor) -> tor
     """The Jensen-Shannon divergence JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2, m = (p + q) / 2, in nats.
 
     Args:
-        log_p, log_q: (M,) log-density values on the grid, or callables.
+        log_p: (M,) log-density values of p on the grid, or a callable.
+        log_q: (M,) log-density values of q on the grid, or a callable.
         x: (M,) increasing grid points.
 
     Returns:
@@ -151,74 +158,35 @@ def jensen_shannon(log_p: LogDensity, log_q: LogDensity, x: torch.Tensor) -> tor
     return 0.5 * torch.trapezoid(kl_p + kl_q, x)
 
 
-def normal_log_density(mean: float = 0.0, std: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The log-density of N(mean, std^2) as a callable ``x -> log N(x; mean, std^2)`` (any shape)."""
-    if isinstance(mean, bool) or not isinstance(mean, (int, float)):
-        raise TypeError(f"mean must be a number, got {type(mean).__name__}")
-    std = v.positive_float(std, "std")
-    return lambda x: -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
-
-
-def kde_log_density(samples: torch.Tensor, x: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
-    """The log of a Gaussian kernel density estimate of 1-D samples, evaluated at x.
-
-    Args:
-        samples: (N,) or (N, 1) samples.
-        x: (M,) points.
-        bandwidth: the kernel's standard deviation (default: Scott's rule, 1.06 std N^(-1/5), at least
-            1e-3 so that a collapsed generator still gives a (very narrow) density).
-
-    Returns:
-        (M,) log-densities.
-    """
-    v.float_tensor(samples, "samples")
-    samples = samples.reshape(-1) if samples.dim() == 2 and samples.shape[1] == 1 else samples
-    v.float_tensor(samples, "samples", ndim=1)
-    v.float_tensor(x, "x", ndim=1)
-    if bandwidth is None:
-        std = float(samples.std()) if len(samples) > 1 else 0.0
-        bandwidth = max(1.06 * std * len(samples) ** -0.2, 1e-3)
-    h = v.positive_float(bandwidth, "bandwidth")
-    log_kernels = -0.5 * ((x[:, None] - samples[None, :]) / h) ** 2 - math.log(h) - 0.5 * math.log(2 * math.pi)
-    return torch.logsumexp(log_kernels, dim=1) - math.log(len(samples))
-
-
 # --------------------------------------------------------------------------------------------------
 # the 1D game of Goodfellow et al.'s Figure 1
 # --------------------------------------------------------------------------------------------------
 
-def toy_data(n: int = 5000, mean: float = 2.0, std: float = 0.5, seed: int | None = 0) -> torch.Tensor:
-    """(n, 1) samples of the 1D game's data distribution p_data = N(mean, std^2) (default N(2, 0.5^2))."""
-    n = v.positive_int(n, "n")
-    std = v.positive_float(std, "std")
-    return mean + std * torch.randn(n, 1, generator=v.generator(seed))
-
-
-def toy_models(latent_dim: int = 1, hidden: int = 32, seed: int | None = 0) -> tuple[nn.Module, nn.Module]:
-    """A small generator (latent_dim -> hidden -> hidden -> 1, ReLU) and discriminator
-    (1 -> hidden -> hidden -> 1 logit, LeakyReLU(0.2)) for the 1D game, initialised with ``seed``."""
-    latent_dim = v.positive_int(latent_dim, "latent_dim")
-    hidden = v.positive_int(hidden, "hidden")
-    return mlp_players([latent_dim, hidden, hidden, 1], [1, hidden, hidden, 1], seed=seed)
-
-
 def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_loss: str | Callable = "non-saturating",
-            lr: float = 1e-3, batch_size: int = 128, mean: float = 2.0, std: float = 0.5, hidden: int = 32,
+            lr: float = 1e-3, batch_size: int = 128, mean: float = 2.0, std: float = 0.5,
+            hidden: Sequence[int] = (32, 32),
             x_range: tuple[float, float] = (-2.0, 5.0), n_grid: int = 400, n_samples: int = 4000,
             seed: int = 0, progress: bool = True) -> dict:
     """Train the 1D game with :func:`genedu.gan.train_gan` and record what Goodfellow et al.'s Figure 1 shows.
 
-    p_data = N(mean, std^2); z ~ N(0, 1); G and D from :func:`toy_models`. At step 0 and every
+    p_data = N(mean, std^2); z ~ N(0, 1); G (1 -> hidden... -> 1, ReLU) and D (1 -> hidden... -> 1
+    logit, LeakyReLU 0.2) from :func:`genedu.gan.mlp_players`. At step 0 and every
     ``snapshot_every`` generator steps, the frame records p_g (a kernel density estimate of ``n_samples``
     samples from a fixed noise batch), D(x) on the grid, the optimal D* for that p_g, the JSD, and the
     map z -> G(z) at a few quantiles of z.
 
     Args:
-        steps, snapshot_every, k, generator_loss, lr, batch_size: passed to ``train_gan`` (Adam with betas
-            (0.5, 0.999)).
-        mean, std: the data distribution (default N(2, 0.5^2)).
-        hidden: width of both players' hidden layers.
-        x_range, n_grid: the grid (default 400 points on [-2, 5]).
+        steps: generator steps, passed to ``train_gan`` (Adam with betas (0.5, 0.999)) (default 1500).
+        snapshot_every: generator steps between frames, passed to ``train_gan`` (default 50).
+        k: discriminator steps per generator step, passed to ``train_gan`` (default 1).
+        generator_loss: passed to ``train_gan`` (default "non-saturating").
+        lr: Adam's learning rate of both players, passed to ``train_gan`` (default 1e-3).
+        batch_size: passed to ``train_gan`` (default 128).
+        mean: the mean of the data distribution (default 2: N(2, 0.5^2)).
+        std: the standard deviation of the data distribution (default 0.5).
+        hidden: the widths of both players' hidden layers (default (32, 32)).
+        x_range: the grid's interval (default [-2, 5]).
+        n_grid: the number of grid points (default 400).
         n_samples: generator samples per frame for the density estimate.
         seed: seeds the data, the models and the training.
         progress: show a progress bar.
@@ -231,8 +199,11 @@ def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_l
         raise ValueError(f"x_range must be a pair (low, high) with low < high, got {x_range!r}")
     x = torch.linspace(float(x_range[0]), float(x_range[1]), v.positive_int(n_grid, "n_grid", minimum=2))
     log_p_data = normal_log_density(mean, std)(x)
-    data = toy_data(max(20 * batch_size, 5000), mean, std, seed=seed)
-    generator, discriminator = toy_models(1, hidden, seed=seed)
+    data = gaussian_1d(max(20 * batch_size, 5000), mean, std, seed=seed)
+    if isinstance(hidden, int):
+        raise TypeError(f"hidden must be a sequence of widths, e.g. ({hidden}, {hidden}), got the int {hidden}")
+    hidden = [v.positive_int(h, "hidden[i]") for h in hidden]
+    generator, discriminator = mlp_players([1, *hidden, 1], [1, *hidden, 1], seed=seed)
     z_lines = torch.linspace(-2.0, 2.0, 9)[:, None]
     frames: list[dict] = []
 
@@ -256,7 +227,7 @@ def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_l
     with torch.no_grad():
         generator.eval()
         # the same fixed noise train_gan draws first for its snapshots
-        first = generator(torch.randn(n_samples, 1, generator=v.generator(seed)))
+        first = generator(randn((n_samples, 1), generator=make_generator(seed)))
     frame(0, first)
     history = train_gan(generator, discriminator, data, latent_dim=1, steps=steps, k=k, batch_size=batch_size,
                         lr=lr, generator_loss=generator_loss, snapshot_every=snapshot_every,

@@ -1,8 +1,8 @@
 """Retrain the checkpoints of chapter 5 (DCGAN) that ship in genedu/checkpoints/.
 
-    OMP_NUM_THREADS=1 python scripts/train_dcgan.py            # all three (about 20 minutes on one quiet CPU core)
-    python scripts/train_dcgan.py --only classifier            # or dcgan, cgan
-    python scripts/train_dcgan.py --steps 5000 --out /tmp/ck   # longer GAN runs, written elsewhere
+    OMP_NUM_THREADS=1 python experiments/train_dcgan.py            # all three (about 20 minutes on one quiet CPU core)
+    python experiments/train_dcgan.py --only classifier            # or dcgan, cgan
+    python experiments/train_dcgan.py --steps 5000 --out /tmp/ck   # longer GAN runs, written elsewhere
 
 - digit_classifier.pt  the CNN of genedu.classifier, trained on the 4,500 training digits (held-out accuracy printed)
 - dcgan_digits.pt      a DCGAN generator (nz=100, ngf=32, 32x32 digits) trained 3000 steps with genedu.gan.train_gan,
@@ -26,19 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import genedu  # noqa: E402
 from genedu import classifier as clf  # noqa: E402
-from genedu import data, dcgan, gan  # noqa: E402
+from genedu import checkpoints, data, dcgan, gan  # noqa: E402
 
 NZ, WIDTH, SIZE = 100, 32, 32
 
 
-OUT = dcgan.CHECKPOINT_DIR
+OUT = checkpoints.CHECKPOINT_DIR
 
 
 def save(name: str, model: torch.nn.Module, config: dict, **extras) -> None:
-    path = OUT / f"{name}.pt"
-    path.parent.mkdir(exist_ok=True)
-    state = {key: val.detach().clone() for key, val in model.state_dict().items()}
-    torch.save({"config": config, "state_dict": state, **extras}, path)
+    path = checkpoints.save(model, OUT / f"{name}.pt", config, **extras)
     print(f"saved {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
@@ -46,7 +43,9 @@ def train_classifier_checkpoint() -> None:
     x, y = data.mnist32("train")
     x_test, y_test = data.mnist32("test")
     start = time.time()
-    model = clf.train_classifier(x, y, progress=True)
+    torch.manual_seed(0)   # the initial weights, then dropout
+    model = clf.DigitClassifier(n_classes=10, width=32)
+    clf.train_classifier(model, x, y, seed=0, progress=True)
     seconds = time.time() - start
     acc = clf.accuracy(model, x_test, y_test)
     print(f"classifier: {seconds:.0f} s of training, held-out accuracy {acc:.4f} on {len(y_test)} digits")
@@ -86,15 +85,15 @@ def train_gan_checkpoint(conditional: bool, steps: int) -> None:
 
 
 def report() -> None:
-    classifier, extras = dcgan.load_checkpoint("digit_classifier")
+    classifier, extras = checkpoints.load("digit_classifier")
     x_test, y_test = data.mnist32("test")
     print(f"classifier held-out accuracy: {extras['test_accuracy']:.4f}")
     rows = {"real held-out digits": x_test}
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        G, gx = dcgan.load_checkpoint("dcgan_digits")
+        G, gx = checkpoints.load("dcgan_digits")
         rows[f"DCGAN samples ({gx['train_seconds']:.0f} s)"] = G(torch.randn(1000, NZ, generator=g))
-        C, cx = dcgan.load_checkpoint("cgan_digits")
+        C, cx = checkpoints.load("cgan_digits")
         labels = torch.arange(10).repeat_interleave(100)
         rows[f"conditional samples ({cx['train_seconds']:.0f} s)"] = cond = C(torch.randn(1000, NZ, generator=g), labels)
     for what, images in rows.items():
@@ -109,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=["classifier", "dcgan", "cgan", "report"], default=None)
     parser.add_argument("--steps", type=int, default=3000, help="generator steps of each GAN (default 3000)")
-    parser.add_argument("--out", type=Path, default=dcgan.CHECKPOINT_DIR,
+    parser.add_argument("--out", type=Path, default=checkpoints.CHECKPOINT_DIR,
                         help="where to write the checkpoints (default genedu/checkpoints; the report reads them there)")
     args = parser.parse_args()
     global OUT
@@ -121,7 +120,7 @@ def main() -> None:
         train_gan_checkpoint(False, args.steps)
     if args.only in (None, "cgan"):
         train_gan_checkpoint(True, args.steps)
-    if args.only in (None, "report") and all((dcgan.CHECKPOINT_DIR / f"{n}.pt").exists()
+    if args.only in (None, "report") and all((checkpoints.CHECKPOINT_DIR / f"{n}.pt").exists()
                                               for n in ("digit_classifier", "dcgan_digits", "cgan_digits")):
         report()
 

@@ -1,15 +1,15 @@
 """Compute chapter 6's experiment table and write it to book/data/mode_collapse_table.csv.
 
 For each dataset (the ring of 8 Gaussians, the grid of 25) and each method (the vanilla GAN and the remedies
-of genedu.remedies), train with genedu.remedies.benchmark_run over several seeds and evaluate 2,500 samples
+of genedu.remedies), train with experiments.mode_collapse.benchmark_run over several seeds and evaluate 2,500 samples
 with the VEEGAN/PacGAN protocol (genedu.metrics.mode_coverage). The CSV holds one row per
 (dataset, method): mean and standard deviation over the seeds of the modes captured and of the high-quality
 share, the mean training time (wall, and the CPU time of the process: what the run takes alone on a quiet core),
 and the per-seed values; book/ch06_mode_collapse.md loads and plots it.
 
-    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --jobs 2           # the book's table
-    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --datasets ring --methods PacGAN3 --append
-    OMP_NUM_THREADS=1 python scripts/mode_collapse_table.py --seeds 0 1 --steps 1000 --jobs 2
+    OMP_NUM_THREADS=1 python experiments/mode_collapse_table.py --jobs 2           # the book's table
+    OMP_NUM_THREADS=1 python experiments/mode_collapse_table.py --datasets ring --methods PacGAN3 --append
+    OMP_NUM_THREADS=1 python experiments/mode_collapse_table.py --seeds 0 1 --steps 1000 --jobs 2
 
 Runs are independent: ``--jobs N`` runs N of them in parallel processes (one thread each).
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from genedu.remedies import BENCHMARK_STEPS, METHODS  # noqa: E402
+from experiments.mode_collapse import BENCHMARK_STEPS, METHODS  # noqa: E402
 
 
 def _run(args: tuple) -> dict:
@@ -34,7 +34,7 @@ def _run(args: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from genedu.remedies import benchmark_run
+    from experiments.mode_collapse import benchmark_run
 
     r = benchmark_run(method, dataset, steps=steps, seed=seed)
     print(f"{dataset:5s} {method:13s} seed {seed}: {r['modes']:2d} modes, {r['high_quality']:.3f} high quality, "
