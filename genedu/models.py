@@ -134,9 +134,10 @@ def interpolate(z_start: torch.Tensor, z_end: torch.Tensor, steps: int) -> torch
     return (1 - t) * z_start + t * z_end
 
 
-class VAE(nn.Module):
+class VAE(Autoencoder):
     """A variational autoencoder: q(z|x) = N(mu(x), diag(exp(logvar(x)))), p(z) = N(0, I) and
-    p(x|z) = Bernoulli(sigmoid(decoder(z))).
+    p(x|z) = Bernoulli(sigmoid(decoder(z))). An :class:`Autoencoder` whose encoder outputs a distribution:
+    ``decode`` is the autoencoder's.
 
     Args:
         encoder: maps x (B, ...) to (B, 2 * latent_dim): the first half is mu, the second logvar.
@@ -145,8 +146,7 @@ class VAE(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int):
-        super().__init__()
-        self.encoder, self.decoder = encoder, decoder
+        super().__init__(encoder, decoder)
         self.latent_dim = v.positive_int(latent_dim, "latent_dim")
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,17 +165,6 @@ class VAE(nn.Module):
                              f"got {h.shape[-1]}")
         mu, logvar = h.chunk(2, dim=-1)
         return mu, logvar
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, latent_dim) -> logits (B, ...).
-
-        Args:
-            z: (B, latent_dim) codes.
-
-        Returns:
-            logits (B, ...).
-        """
-        return self.decoder(z)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

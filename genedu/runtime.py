@@ -100,6 +100,12 @@ def _draw_device(generator: torch.Generator | None, device) -> torch.device:
     return generator.device
 
 
+def _draw(sample, generator: torch.Generator | None, device) -> torch.Tensor:
+    """``sample(draw_device)`` on the generator's device (or ``device`` without one), moved to ``device``."""
+    x = sample(_draw_device(generator, device))
+    return x.to(device) if device is not None else x
+
+
 def randn(shape: Sequence[int], generator: torch.Generator | None = None, device: torch.device | str | None = None,
           dtype: torch.dtype | None = None) -> torch.Tensor:
     """Standard normal noise drawn on the generator's device and moved to ``device``.
@@ -113,8 +119,7 @@ def randn(shape: Sequence[int], generator: torch.Generator | None = None, device
     Returns:
         a ``shape`` tensor on ``device``.
     """
-    x = torch.randn(tuple(shape), generator=generator, device=_draw_device(generator, device), dtype=dtype)
-    return x.to(device) if device is not None else x
+    return _draw(lambda at: torch.randn(tuple(shape), generator=generator, device=at, dtype=dtype), generator, device)
 
 
 def rand(shape: Sequence[int], generator: torch.Generator | None = None, device: torch.device | str | None = None,
@@ -130,8 +135,7 @@ def rand(shape: Sequence[int], generator: torch.Generator | None = None, device:
     Returns:
         a ``shape`` tensor on ``device``.
     """
-    x = torch.rand(tuple(shape), generator=generator, device=_draw_device(generator, device), dtype=dtype)
-    return x.to(device) if device is not None else x
+    return _draw(lambda at: torch.rand(tuple(shape), generator=generator, device=at, dtype=dtype), generator, device)
 
 
 def randint(high: int, shape: Sequence[int], generator: torch.Generator | None = None,
@@ -147,8 +151,7 @@ def randint(high: int, shape: Sequence[int], generator: torch.Generator | None =
     Returns:
         a ``shape`` int64 tensor on ``device``.
     """
-    x = torch.randint(int(high), tuple(shape), generator=generator, device=_draw_device(generator, device))
-    return x.to(device) if device is not None else x
+    return _draw(lambda at: torch.randint(int(high), tuple(shape), generator=generator, device=at), generator, device)
 
 
 def randperm(n: int, generator: torch.Generator | None = None,
@@ -163,5 +166,4 @@ def randperm(n: int, generator: torch.Generator | None = None,
     Returns:
         an (n,) int64 tensor on ``device``.
     """
-    x = torch.randperm(int(n), generator=generator, device=_draw_device(generator, device))
-    return x.to(device) if device is not None else x
+    return _draw(lambda at: torch.randperm(int(n), generator=generator, device=at), generator, device)

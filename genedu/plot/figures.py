@@ -80,6 +80,16 @@ def scatter(x: torch.Tensor, labels: torch.Tensor | None = None, ax=None, title:
     return ax
 
 
+def _on_grid(fn: Callable[[torch.Tensor], torch.Tensor], name: str, xlim, ylim,
+             resolution: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """``fn`` of the :func:`grid_points` of the rectangle, as a (resolution, resolution) tensor, and the grid."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be a function of (M, 2) points, got {type(fn).__name__}")
+    points, xx, yy = grid_points(xlim, ylim, resolution)
+    with torch.no_grad():
+        return fn(points).reshape(resolution, resolution), xx, yy
+
+
 def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-3, 3), ylim=(-3, 3),
                     ax=None, resolution: int = 200, filled: bool = True, cmap: str = "Blues",
                     levels: int = 12, log_scale: bool = False, title: str | None = None, **kwargs) -> plt.Axes:
@@ -102,12 +112,8 @@ def density_contour(log_density: Callable[[torch.Tensor], torch.Tensor], xlim=(-
     Returns:
         the Axes.
     """
-    if not callable(log_density):
-        raise TypeError(f"log_density must be a function of (M, 2) points, got {type(log_density).__name__}")
+    logp, xx, yy = _on_grid(log_density, "log_density", xlim, ylim, resolution)
     ax = _axes(ax)
-    points, xx, yy = grid_points(xlim, ylim, resolution)
-    with torch.no_grad():
-        logp = log_density(points).reshape(resolution, resolution)
     dens = logp.clamp(min=float(logp.max()) - 12) if log_scale else logp.exp()
     draw = ax.contourf if filled else ax.contour
     draw(xx, yy, _numpy(dens), levels=levels, cmap=cmap, **kwargs)
@@ -138,12 +144,9 @@ def decision_boundary(prob_class1: Callable[[torch.Tensor], torch.Tensor], xlim=
     Returns:
         the Axes.
     """
-    if not callable(prob_class1):
-        raise TypeError(f"prob_class1 must be a function of (M, 2) points, got {type(prob_class1).__name__}")
+    prob, xx, yy = _on_grid(prob_class1, "prob_class1", xlim, ylim, resolution)
+    prob = _numpy(prob)
     ax = _axes(ax)
-    points, xx, yy = grid_points(xlim, ylim, resolution)
-    with torch.no_grad():
-        prob = _numpy(prob_class1(points)).reshape(resolution, resolution)
     if shade:
         ax.contourf(xx, yy, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.25)
     ax.contour(xx, yy, prob, levels=[0.5], colors=color, **kwargs)
