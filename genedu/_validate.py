@@ -39,16 +39,6 @@ def optional_seed(seed, name: str = "seed") -> int | None:
     return positive_int(seed, name, minimum=0)
 
 
-def generator(seed: int | None) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``seed`` (random seed when None)."""
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(optional_seed(seed))
-    return g
-
-
 def float_tensor(x, name: str, ndim: int | None = None, shape: Sequence[int | None] | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating-point tensor with the expected rank/shape.
 

@@ -5,24 +5,21 @@
 - :class:`MLPDenoiser`       for 2D (or any low-dimensional) data: residual MLP blocks, each told t
 - :class:`UNetDenoiser`      a small convolutional U-Net (Ronneberger et al. 2015; Ho et al.'s design,
                               much smaller) for 28x28 one-channel digits
-- :func:`load_digits_denoiser`  the U-Net trained by ``experiments/train_diffusion.py``, shipped with genedu
 
 Both networks are called as ``model(x_t, t)`` with x_t (B, ...) and t (B,) int64 timesteps, and return a
-tensor shaped like x_t: the predicted noise.
+tensor shaped like x_t: the predicted noise. The trained digits U-Net ships in ``genedu.checkpoints``
+(``checkpoints.load("digits_unet")``).
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from genedu import _validate as v
 
-__all__ = ["timestep_embedding", "MLPDenoiser", "UNetDenoiser", "load_digits_denoiser", "DIGITS_CHECKPOINT"]
-
-DIGITS_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "digits_unet.pt"
+__all__ = ["timestep_embedding", "MLPDenoiser", "UNetDenoiser"]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -31,7 +28,9 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     after Vaswani et al.'s positional encoding).
 
     Args:
-        t: (B,) timesteps (integer or float); dim: an even embedding size >= 4; max_period: default 10000.
+        t: (B,) timesteps (integer or float).
+        dim: an even embedding size >= 4.
+        max_period: the longest period (default 10000).
 
     Returns:
         (B, dim) float32.
@@ -55,14 +54,16 @@ class MLPDenoiser(nn.Module):
     through a small MLP, so that every block knows the noise level.
 
     Args:
-        dim: data dimension (default 2); hidden: width (default 128); blocks: residual blocks (default 3);
+        dim: data dimension (default 2).
+        width: the width of every residual block (default 128).
+        blocks: residual blocks (default 3).
         time_dim: size of the sinusoidal embedding (default 64).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, blocks: int = 3, time_dim: int = 64):
+    def __init__(self, dim: int = 2, width: int = 128, blocks: int = 3, time_dim: int = 64):
         super().__init__()
         self.dim = v.positive_int(dim, "dim")
-        hidden = v.positive_int(hidden, "hidden")
+        hidden = v.positive_int(width, "width")
         blocks = v.positive_int(blocks, "blocks")
         self.time_dim = v.positive_int(time_dim, "time_dim", minimum=4)
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
@@ -108,7 +109,9 @@ class UNetDenoiser(nn.Module):
     ``channels=32`` it has about 0.6 million parameters (Ho et al.'s CIFAR-10 model has 35.7 million).
 
     Args:
-        channels: c (default 32, a multiple of 8); image_channels: default 1; time_dim: default 128.
+        channels: c (default 32, a multiple of 8).
+        image_channels: the images' channels (default 1).
+        time_dim: size of the sinusoidal embedding (default 128).
     """
 
     def __init__(self, channels: int = 32, image_channels: int = 1, time_dim: int = 128):
@@ -147,23 +150,3 @@ class UNetDenoiser(nn.Module):
         h = self.dec2(torch.cat([self.up2(h), h2], dim=1), emb)
         h = self.dec1(torch.cat([self.up1(h), h1], dim=1), emb)
         return self.out(h)
-
-
-def load_digits_denoiser(path: str | Path | None = None) -> tuple[UNetDenoiser, dict]:
-    """The digits U-Net trained by ``experiments/train_diffusion.py`` (shipped in genedu/checkpoints).
-
-    The model predicts the noise for MNIST digits scaled to [-1, 1], under the schedule named in the
-    returned metadata (e.g. ``{"schedule": "cosine", "T": 1000, ...}``).
-
-    Returns:
-        (model in eval mode on the CPU, metadata dict).
-    """
-    path = Path(path) if path is not None else DIGITS_CHECKPOINT
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; run experiments/train_diffusion.py to train one")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = UNetDenoiser(**state["config"])
-    model.load_state_dict(state["state_dict"])
-    meta = {"channels": int(state["config"]["channels"]),
-            **{key: value for key, value in state.items() if key not in ("config", "state_dict")}}
-    return model.eval(), meta

@@ -364,7 +364,6 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
                         f"got {type(discriminator_loss).__name__}")
     if callable(generator_loss) and conditional:
         raise ValueError("a callable generator_loss does not support conditional=True")
-    seed = v.optional_seed(seed)
     device = torch.device(device) if device is not None else default_device()
     n_classes = (getattr(generator, "n_classes", None) or _n_classes(data)) if conditional else None
 

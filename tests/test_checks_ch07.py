@@ -443,10 +443,45 @@ REFERENCE_ANSWERS = [
     (check_ddpm_sample, lambda m, n, d, s, generator=None: diffusion.ddpm_sample(m, (n, d), s, generator, progress=False)),
     (check_ddim_sample, lambda m, n, d, s, steps, generator=None: diffusion.ddim_sample(m, (n, d), s, steps,
                                                                                         generator=generator, progress=False)),
+    (check_ddpm_sample, lambda m, n, d, s, generator=None: diffusion.ddpm_trajectory(m, (n, d), s, generator,
+                                                                                   progress=False, frames=1).x0),
+    (check_ddim_sample, lambda m, n, d, s, steps, generator=None: diffusion.ddim_trajectory(
+        m, (n, d), s, steps, generator=generator, progress=False, frames=1).x0),
     # another exercise's reference: the grader's sandbox does not provide it either
     (check_diffusion_loss, lambda m, x0, s, generator=None: _loss_library_q_sample(m, x0, s, generator)),
     (check_ddpm_sample, lambda m, n, d, s, generator=None: _ddpm_library_step(m, n, d, s, generator)),
+    (check_reverse_step, lambda m, x, t, s, z: diffusion.ddim_step(m, x, t, t - 1, s, eta=1.0, z=z).x_prev),
+    (check_ddim_sample, lambda m, n, d, s, steps, generator=None: _ddim_library_step(m, n, d, s, steps, generator)),
+    # the unchecked internals behind the public functions answer the exercises just as well
+    (check_q_sample, lambda x0, t, noise, s: diffusion._q_sample(x0, t, noise, s)),
+    (check_reverse_step, lambda m, x, t, s, z: _reverse_step_internal(m, x, t, s, z)),
+    (check_ddpm_sample, lambda m, n, d, s, generator=None: _ddpm_internal_loop(m, n, d, s, generator)),
 ]
+
+
+def _reverse_step_internal(eps_model, x_t, t, schedule, z):
+    b, a, ab = (float(schedule.betas[t]), float(schedule.alphas[t]), float(schedule.alphas_cumprod[t]))
+    return diffusion._p_sample_step(eps_model, x_t, t, b, a, ab, (t > 0) * math.sqrt(b), z).x_prev
+
+
+def _ddpm_internal_loop(eps_model, n, dim, schedule, generator=None):
+    def step(x, t, t_prev):
+        eps = eps_model(x, torch.full((n,), t, dtype=torch.long))
+        b, a, ab = float(schedule.betas[t]), float(schedule.alphas[t]), float(schedule.alphas_cumprod[t])
+        mean = (x - b / math.sqrt(1 - ab) * eps) / math.sqrt(a)
+        z = torch.randn(n, dim, generator=generator) if t > 0 else 0
+        return diffusion.StepOutput(mean + math.sqrt(b) * z, mean)
+    pairs = [(t, t - 1) for t in reversed(range(schedule.T))]
+    return diffusion._sample_loop(step, pairs, (n, dim), schedule.T, generator, torch.device("cpu"), False, 0, "").x0
+
+
+def _ddim_library_step(eps_model, n, dim, schedule, steps, generator=None):
+    with torch.no_grad():
+        taus = diffusion.ddim_timesteps(schedule.T, steps).tolist()
+        x = torch.randn(n, dim, generator=generator)
+        for i in reversed(range(len(taus))):
+            x = diffusion.ddim_step(eps_model, x, taus[i], taus[i - 1] if i else -1, schedule).x_prev
+        return x
 
 
 def _loss_library_q_sample(eps_model, x0, schedule, generator=None):
@@ -459,7 +494,7 @@ def _ddpm_library_step(eps_model, n, dim, schedule, generator=None):
     with torch.no_grad():
         x = torch.randn(n, dim, generator=generator)
         for t in reversed(range(schedule.T)):
-            x = diffusion.p_sample_step(eps_model, x, t, schedule, torch.randn(n, dim, generator=generator))
+            x = diffusion.p_sample_step(eps_model, x, t, schedule, torch.randn(n, dim, generator=generator)).x_prev
         return x
 
 

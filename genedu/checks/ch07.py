@@ -32,9 +32,14 @@ from genedu.checks._core import call, close, compare, expect_seeded, expect_tens
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them (so
 # the notebook's answers and try-it cells use the student's own functions instead: the loss makes x_t itself,
 # the samplers take their own steps, the digits are drawn with the student's DDIM).
+# The private ones are the unchecked internals the public functions call (the closed form, the reverse step, the
+# DDIM step, the sampling loop and its set-ups): each answers an exercise as well as its public face does.
 REFERENCES = ("genedu.diffusion.cosine_beta_schedule", "genedu.diffusion.q_sample", "genedu.diffusion.diffusion_loss",
               "genedu.diffusion.train_denoiser", "genedu.diffusion.p_sample_step", "genedu.diffusion.p_mean_variance",
-              "genedu.diffusion.ddpm_sample", "genedu.diffusion.ddim_sample")
+              "genedu.diffusion.ddim_step", "genedu.diffusion.ddpm_sample", "genedu.diffusion.ddpm_trajectory",
+              "genedu.diffusion.ddim_sample", "genedu.diffusion.ddim_trajectory", "genedu.diffusion._q_sample",
+              "genedu.diffusion._reverse_mean", "genedu.diffusion._p_sample_step", "genedu.diffusion._ddim_step",
+              "genedu.diffusion._sample_loop", "genedu.diffusion._ddpm", "genedu.diffusion._ddim")
 
 # References bound at import time: replacing genedu.diffusion.* later does not change them.
 _cosine_ref = _diffusion.cosine_beta_schedule
@@ -43,9 +48,13 @@ _loss_ref = _diffusion.diffusion_loss
 _train_ref = _diffusion.train_denoiser
 _step_ref = _diffusion.p_sample_step
 _mean_var_ref = _diffusion.p_mean_variance
+_ddim_step_ref = _diffusion.ddim_step
 _ddpm_ref = _diffusion.ddpm_sample
+_ddpm_traj_ref = _diffusion.ddpm_trajectory
 _ddim_ref = _diffusion.ddim_sample
-_make_schedule = _diffusion.make_schedule
+_ddim_traj_ref = _diffusion.ddim_trajectory
+_internals = (_diffusion._q_sample, _diffusion._reverse_mean, _diffusion._p_sample_step, _diffusion._ddim_step,
+              _diffusion._sample_loop, _diffusion._ddpm, _diffusion._ddim)
 _linear = _diffusion.linear_beta_schedule
 _ddim_timesteps = _diffusion.ddim_timesteps
 _Schedule = _diffusion.Schedule
@@ -55,7 +64,8 @@ _inv, _cov = torch.linalg.inv, torch.cov
 def _forbidden(*own):
     """The references an answer must not call (in the notebook's self-check): its own first (they name the
     expected signature), then the chapter's other ones, which the grader's sandbox does not provide either."""
-    every = (_cosine_ref, _q_sample_ref, _loss_ref, _train_ref, _step_ref, _mean_var_ref, _ddpm_ref, _ddim_ref)
+    every = (_cosine_ref, _q_sample_ref, _loss_ref, _train_ref, _step_ref, _mean_var_ref, _ddim_step_ref, _ddpm_ref,
+             _ddpm_traj_ref, _ddim_ref, _ddim_traj_ref) + _internals
     return own + tuple(r for r in every if r not in own)
 
 
@@ -69,8 +79,8 @@ def _fmt(t: torch.Tensor) -> list[float]:
 
 def _schedule(kind: str, T: int) -> _Schedule:
     if kind == "linear":  # Ho et al.'s betas, rescaled to T steps as in Nichol & Dhariwal
-        return _make_schedule(_linear(T, 1e-4 * 1000 / T, 0.02 * 1000 / T))
-    return _make_schedule(_cosine_ref(T))
+        return _Schedule(_linear(T, 1e-4 * 1000 / T, 0.02 * 1000 / T))
+    return _Schedule(_cosine_ref(T))
 
 
 # --- 1. the cosine schedule ---------------------------------------------------------------------------------
@@ -533,9 +543,9 @@ def check_ddim_sample(ddim_sample, seed: int = 0, n: int = 8000, dim: int = 2, T
     mean, cov = _gaussian_problem(seed + 1, dim)
     eps_model = _OptimalEps(mean, cov, sched)
     m, P = _ddim_moments(sched, mean, cov, steps)
-    expected, states, _ = _ddim_ref(eps_model, (n, dim), sched, steps=steps, generator=_gen(seed + 1000),
-                                    progress=False, frames=steps)
-    expected, before_last = expected.double(), states[-2].double()
+    run = _ddim_traj_ref(eps_model, (n, dim), sched, steps=steps, generator=_gen(seed + 1000), progress=False,
+                         frames=steps)
+    expected, before_last = run.x0.double(), run.xs[-2].double()
     eps_model.calls.zero_()
     out = call(ddim_sample, name, (eps_model, n, dim, sched, steps), {"generator": _gen(seed + 1000)},
                reference=_forbidden(_ddim_ref))

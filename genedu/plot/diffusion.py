@@ -7,11 +7,14 @@
 - :func:`reverse_animation_images` the reverse process of a batch of images as an HTML player
 - :func:`reverse_strip_images`     a static strip of the same: one row per image, one column per frame
 
-Images are (B, 1, H, W) in [-1, 1] (the diffusion models' range) unless ``value_range`` says otherwise.
+The reverse-process plots take the states ``xs`` and timesteps ``ts`` of a :class:`genedu.diffusion.Trajectory`
+(from :func:`genedu.diffusion.ddpm_trajectory` or :func:`genedu.diffusion.ddim_trajectory`); pass its
+``x0_preds`` as ``xs`` to show the network's predictions of x_0 instead. Images are (B, 1, H, W) in [-1, 1]
+(the diffusion models' range) unless ``value_range`` says otherwise.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,8 +22,13 @@ import torch
 
 from genedu import _validate as v
 from genedu import diffusion as _diffusion
+from genedu import runtime
 from genedu.plot.animation import animate
 from genedu.plot.figures import image_grid, scatter
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
+    from matplotlib.axes import Axes
 
 __all__ = ["schedule_comparison", "forward_process_2d", "forward_process_images", "reverse_animation_2d",
            "reverse_animation_images", "reverse_strip_images"]
@@ -31,12 +39,14 @@ def _to_unit(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Te
     return ((images.detach().float().cpu() - lo) / (hi - lo)).clamp(0, 1)
 
 
-def schedule_comparison(schedules: dict, axes=None):
+def schedule_comparison(schedules: dict[str, _diffusion.Schedule], axes: Sequence[Axes] | None = None
+                        ) -> Sequence[Axes]:
     """Plot alpha_bar_t (linear scale) and the signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t) (log scale)
     against t / T for each named schedule.
 
     Args:
-        schedules: {label: genedu.diffusion.Schedule}; axes: two Axes (a new 1x2 figure when None).
+        schedules: {label: a genedu.diffusion.Schedule}, at least one.
+        axes: two Axes (default None: a new 1x2 figure).
 
     Returns:
         the two Axes.
@@ -57,13 +67,19 @@ def schedule_comparison(schedules: dict, axes=None):
     return axes
 
 
-def forward_process_2d(x0: torch.Tensor, schedule, ts: Sequence[int], axes=None, seed: int = 0, s: float = 2,
-                       lim: float = 3.5):
+def forward_process_2d(x0: torch.Tensor, schedule: _diffusion.Schedule, ts: Sequence[int],
+                       axes: Sequence[Axes] | Axes | None = None, seed: int = 0, s: float = 2, lim: float = 3.5
+                       ) -> Sequence[Axes] | Axes:
     """Scatter plots of x_t ~ q(x_t | x_0) for each timestep index in ``ts``.
 
     Args:
-        x0: (N, 2) data; schedule: a genedu.diffusion.Schedule; ts: timestep indices (0 .. T - 1);
-        axes: one Axes per t (a new row when None); seed: for the noise; s: marker size; lim: axis limits.
+        x0: (N, 2) data.
+        schedule: a genedu.diffusion.Schedule.
+        ts: timestep indices (0 .. T - 1).
+        axes: one Axes per t (default None: a new row).
+        seed: seeds the noise (default 0).
+        s: the marker size (default 2).
+        lim: the axis limits, (-lim, lim) on both axes (default 3.5).
 
     Returns:
         the Axes.
@@ -72,7 +88,7 @@ def forward_process_2d(x0: torch.Tensor, schedule, ts: Sequence[int], axes=None,
     ts = list(ts)
     if axes is None:
         _, axes = plt.subplots(1, len(ts), figsize=(2.4 * len(ts), 2.6), sharex=True, sharey=True)
-    g = torch.Generator().manual_seed(seed)
+    g = runtime.make_generator(seed)
     for ax, t in zip(np.atleast_1d(axes), ts):
         noise = torch.randn(x0.shape, generator=g)
         xt = _diffusion.q_sample(x0, torch.full((len(x0),), int(t)), noise, schedule)
@@ -82,19 +98,27 @@ def forward_process_2d(x0: torch.Tensor, schedule, ts: Sequence[int], axes=None,
     return axes
 
 
-def forward_process_images(x0: torch.Tensor, schedule, ts: Sequence[int], ax=None, seed: int = 0,
-                           value_range: tuple[float, float] = (-1.0, 1.0), title: str | None = None):
-    """A grid of noised images: row i is image i of ``x0``, column j is x_t ~ q(x_t | x_0) at ``ts[j]``.
+def forward_process_images(x0: torch.Tensor, schedule: _diffusion.Schedule, ts: Sequence[int], ax: Axes | None = None,
+                           seed: int = 0, value_range: tuple[float, float] = (-1.0, 1.0), title: str | None = None
+                           ) -> Axes:
+    """A grid of noised images: row i is image i of ``x0``, column j is x_t ~ q(x_t | x_0) at ``ts[j]``
+    (the same noise for every t).
 
     Args:
-        x0: (B, 1, H, W) images in ``value_range``; ts: timestep indices; seed: for the noise.
+        x0: (B, 1, H, W) images in ``value_range``.
+        schedule: a genedu.diffusion.Schedule.
+        ts: timestep indices (0 .. T - 1).
+        ax: where to draw (default None: a new figure).
+        seed: seeds the noise (default 0).
+        value_range: the range of the pixel values (default (-1, 1)).
+        title: the title (default None: none).
 
     Returns:
         the Axes.
     """
     v.float_tensor(x0, "x0", ndim=4)
     ts = list(ts)
-    g = torch.Generator().manual_seed(seed)
+    g = runtime.make_generator(seed)
     noise = torch.randn(x0.shape, generator=g)
     rows = []
     for img, eps in zip(x0, noise):
@@ -106,12 +130,19 @@ def forward_process_images(x0: torch.Tensor, schedule, ts: Sequence[int], ax=Non
 
 
 def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Tensor | None = None, lim: float = 3.5,
-                         title: str = "reverse process", interval: int = 200, dpi: int = 70, size: float = 3.6):
+                         title: str = "reverse process", interval: int = 200, dpi: int = 70, size: float = 3.6
+                         ) -> HTML:
     """The reverse process of 2D samples as a self-contained HTML player, one frame per recorded state.
 
     Args:
-        xs: (F, N, 2) states (e.g. from ``ddpm_sample(..., frames=F - 1)``); ts: (F,) their timesteps (T = pure
-            noise, 0 = samples); reference: optional (M, 2) data shown in grey behind the last frame.
+        xs: (F, N, 2) states, e.g. ``ddpm_trajectory(..., frames=F - 1).xs``.
+        ts: (F,) their timesteps (T for pure noise, 0 for the samples).
+        reference: optional (M, 2) data, shown in grey behind the last frame (default None).
+        lim: the axis limits, (-lim, lim) on both axes (default 3.5).
+        title: the title, followed by each frame's t (default "reverse process").
+        interval: milliseconds per frame (default 200).
+        dpi: the resolution of the frames (default 70).
+        size: the figure's width and height in inches (default 3.6).
 
     Returns:
         an ``IPython.display.HTML`` player.
@@ -132,11 +163,18 @@ def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Te
 
 def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, title: str = "reverse process",
                              value_range: tuple[float, float] = (-1.0, 1.0), interval: int = 200, dpi: int = 70,
-                             size: tuple[float, float] = (4.8, 2.8)):
+                             size: tuple[float, float] = (4.8, 2.8)) -> HTML:
     """The reverse process of a batch of images as an HTML player: each frame is the grid of x_t.
 
     Args:
-        xs: (F, B, 1, H, W) states; ts: (F,) their timesteps; nrow: images per row.
+        xs: (F, B, 1, H, W) states, e.g. ``ddim_trajectory(...).xs`` (or its ``x0_preds``).
+        ts: (F,) their timesteps.
+        nrow: images per row of the grid (default 8).
+        title: the title, followed by each frame's t (default "reverse process").
+        value_range: the range of the pixel values (default (-1, 1)).
+        interval: milliseconds per frame (default 200).
+        dpi: the resolution of the frames (default 70).
+        size: the figure's (width, height) in inches (default (4.8, 2.8)).
 
     Returns:
         an ``IPython.display.HTML`` player.
@@ -151,12 +189,19 @@ def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, 
     return animate(fig, draw, len(xs), interval=interval, dpi=dpi)
 
 
-def reverse_strip_images(xs: torch.Tensor, ts: torch.Tensor, n_images: int = 6, n_frames: int = 10, ax=None,
-                         value_range: tuple[float, float] = (-1.0, 1.0), title: str | None = None):
+def reverse_strip_images(xs: torch.Tensor, ts: torch.Tensor, n_images: int = 6, n_frames: int = 10,
+                         ax: Axes | None = None, value_range: tuple[float, float] = (-1.0, 1.0),
+                         title: str | None = None) -> Axes:
     """A static strip of the reverse process: row i follows image i from noise (left) to sample (right).
 
     Args:
-        xs: (F, B, 1, H, W) states; ts: (F,) timesteps; n_images, n_frames: how many rows and columns.
+        xs: (F, B, 1, H, W) states, e.g. ``ddim_trajectory(...).xs`` (or its ``x0_preds``).
+        ts: (F,) their timesteps.
+        n_images: how many rows, the first images of the batch (default 6).
+        n_frames: how many columns, evenly spaced among the F frames, at least 2 (default 10).
+        ax: where to draw (default None: a new figure).
+        value_range: the range of the pixel values (default (-1, 1)).
+        title: the title (default None: the timesteps shown).
 
     Returns:
         the Axes.

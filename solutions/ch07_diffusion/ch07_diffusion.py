@@ -75,12 +75,12 @@ print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.d
 # ## The data and the schedule object
 #
 # The 2D swiss roll, and the linear schedule of Ho et al. ($\beta$ from $10^{-4}$ to $0.02$ over $T = 1000$
-# steps). `diffusion.make_schedule(betas)` computes every derived quantity once, as float64 tensors of
-# length $T$ under the papers' names.
+# steps). `diffusion.Schedule(betas)` stores the betas and computes every derived quantity once, as float64
+# tensors of length $T$ under the papers' names.
 
 # %%
 x_data, _ = data.swiss_roll(4000, noise=0.05, seed=0)
-linear = diffusion.make_schedule(diffusion.linear_beta_schedule(1000))
+linear = diffusion.Schedule(diffusion.linear_beta_schedule(1000))
 print(linear)
 print([name for name in vars(linear)])
 plot.scatter(x_data, title="the swiss roll, 4000 points");
@@ -126,7 +126,7 @@ check_cosine_beta_schedule(cosine_beta_schedule, T=300, s=0.02)
 # the signal-to-noise ratio. The cosine schedule destroys information more evenly.
 
 # %%
-cosine = diffusion.make_schedule(cosine_beta_schedule(1000))
+cosine = diffusion.Schedule(cosine_beta_schedule(1000))
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for sched, label in ((linear, "linear"), (cosine, "cosine")):
     axes[0].plot(sched.alphas_cumprod, label=label)
@@ -219,7 +219,7 @@ check_diffusion_loss(diffusion_loss, seed=302, batch=4000, dim=1, T=50)
 
 # %%
 genedu.seed_everything(0)
-denoiser = MLPDenoiser(dim=2, hidden=64, blocks=2)
+denoiser = MLPDenoiser(dim=2, width=64, blocks=2)
 x_train, _ = data.swiss_roll(5000, noise=0.05, seed=1)
 history = genedu.train.train(denoiser, lambda m, x: diffusion_loss(m, x, linear), x_train, epochs=10,
                              batch_size=256, lr=3e-3)
@@ -380,7 +380,7 @@ for steps in (20, 100):
 #
 # Your DDIM sampler on MNIST digits (scaled to $[-1, 1]$), with a small U-Net as $\epsilon_\theta$. Training it
 # took 38 minutes on one thread of a busy CPU (a few minutes on a GPU), so the course ships a trained copy;
-# set `TRAIN_DIGITS = True` to train your own (`scripts/train_diffusion.py` does the same from a terminal).
+# set `TRAIN_DIGITS = True` to train your own (`experiments/train_diffusion.py` does the same from a terminal).
 # Your sampler works on `(n, dim)` vectors: the wrapper below shows each vector to the U-Net as a 28x28 image
 # and, as Ho et al.'s code does for images, clips the predicted clean image $\hat x_0$ to $[-1, 1]$ (returning the
 # noise that matches the clipped $\hat x_0$). With $\eta = 0$ this small network leaves some digits unfinished;
@@ -395,9 +395,9 @@ if TRAIN_DIGITS:
     unet = UNetDenoiser(channels=16)
     diffusion.train_denoiser(unet, x_digits, linear, steps=4000, batch_size=64, lr=1e-3, ema_decay=0.999)
 else:
-    from genedu.denoisers import load_digits_denoiser
+    from genedu import checkpoints
 
-    unet, _ = load_digits_denoiser()
+    unet, _ = checkpoints.load("digits_unet")
 
 
 def unet_on_vectors(x, t):
