@@ -39,6 +39,13 @@ def optional_seed(seed, name: str = "seed") -> int | None:
     return positive_int(seed, name, minimum=0)
 
 
+def module(x, name: str) -> torch.nn.Module:
+    """Check that ``x`` is a ``torch.nn.Module``; return it."""
+    if not isinstance(x, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(x).__name__}")
+    return x
+
+
 def float_tensor(x, name: str, ndim: int | None = None, shape: Sequence[int | None] | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating-point tensor with the expected rank/shape.
 

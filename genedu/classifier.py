@@ -87,8 +87,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     Returns:
         the history {"loss": the mean training loss of each epoch}. The model is left in eval mode.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    v.module(model, "model")
     v.float_tensor(images, "images", shape=(None, 1, 32, 32))
     v.int_tensor(labels, "labels")
     if len(labels) != len(images):

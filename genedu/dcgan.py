@@ -193,8 +193,7 @@ def weights_init(module: nn.Module) -> None:
     Args:
         module: one module (``apply`` visits every submodule).
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    v.module(module, "module")
     with torch.no_grad():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             module.weight.normal_(0.0, 0.02)

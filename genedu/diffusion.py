@@ -867,8 +867,7 @@ def train_denoiser(eps_model: torch.nn.Module, x0: torch.Tensor, schedule: Sched
     """
     _check_schedule(schedule)
     v.float_tensor(x0, "x0")
-    if not isinstance(eps_model, torch.nn.Module):
-        raise TypeError(f"eps_model must be a torch.nn.Module, got {type(eps_model).__name__}")
+    v.module(eps_model, "eps_model")
     steps = v.positive_int(steps, "steps")
     batch_size = v.positive_int(batch_size, "batch_size")
     lr = v.positive_float(lr, "lr")

@@ -337,10 +337,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         updates; absent with a custom ``discriminator_loss``, which adds its own logs instead), and
         "snapshots": a list of (step, samples) with samples on the CPU. Both models are left in eval mode.
     """
-    if not isinstance(generator, torch.nn.Module):
-        raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
-    if not isinstance(discriminator, torch.nn.Module):
-        raise TypeError(f"discriminator must be a torch.nn.Module, got {type(discriminator).__name__}")
+    v.module(generator, "generator")
+    v.module(discriminator, "discriminator")
     latent_dim = v.positive_int(latent_dim, "latent_dim")
     steps = v.positive_int(steps, "steps")
     k = v.positive_int(k, "k")

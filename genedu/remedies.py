@@ -228,8 +228,7 @@ class PackedDiscriminator(nn.Module):
 
     def __init__(self, net: nn.Module, m: int) -> None:
         super().__init__()
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+        v.module(net, "net")
         self.net = net
         self.m = v.positive_int(m, "m")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from genedu import _validate as v
 from genedu.classifier import DigitClassifier
 from genedu.dcgan import ConditionalDCGANGenerator, DCGANGenerator
 from genedu.denoisers import UNetDenoiser
@@ -51,8 +52,7 @@ def save(model: nn.Module, path: str | Path, config: dict, **extras) -> Path:
     Returns:
         the path written.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    v.module(model, "model")
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict of the model's keyword arguments, got {type(config).__name__}")
     clash = {"config", "state_dict"} & set(extras)
