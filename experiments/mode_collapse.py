@@ -40,7 +40,7 @@ def players(hidden: Sequence[int] = (128, 128, 128), pack_m: int = 1,
     Returns:
         (generator, discriminator).
     """
-    hidden = [v.positive_int(h, "hidden[i]") for h in hidden]
+    hidden = v.widths(hidden)
     pack_m = v.positive_int(pack_m, "pack_m")
     generator, discriminator = mlp_players([2, *hidden, 2], [2 * pack_m, *hidden, 1],
                                            seed=seed)
@@ -60,7 +60,7 @@ def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
     - "WGAN-GP": :func:`genedu.remedies.wgan_gp_critic_loss` (lambda = 10),
       :func:`genedu.remedies.wgan_generator_loss`, and Gulrajani
       et al.'s optimiser: k = 5 critic steps per generator step, Adam with lr 1e-4 for both players and betas
-      (0.5, 0.9) (their toy experiments' code, ``gan_toy.py``);
+      (0.5, 0.9) (the toy experiments' code of their wgan-gp repository);
     - "Unrolled GAN": :func:`genedu.remedies.unrolled_generator_loss` (``unroll`` steps of size ``unroll_lr``),
       the run's
       learning rates;

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
           f"final loss {history['loss'][-1]:.4f}")
     meta = {"schedule": "linear", "T": T, "beta_start": beta_start, "beta_end": beta_end,
             "value_range": "[-1, 1]", "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-            "ema_decay": args.ema_decay, "seed": args.seed, "training_seconds": round(seconds),
+            "ema_decay": args.ema_decay, "seed": args.seed, "train_seconds": round(seconds),
             "loss_history": [round(x, 5) for x in history["loss"]], "data": "genedu.data.mnist('train')",
             "torch": str(torch.__version__)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -54,4 +54,5 @@ def __getattr__(name: str):
 
 
 __all__ += ["runtime", "data", "density", "pca", "models", "losses", "train", "gan", "gan_theory", "dcgan",
-            "classifier", "checkpoints", "remedies", "diffusion", "denoisers", "metrics", "plot", "widgets"]
+            "classifier", "checkpoints", "remedies", "diffusion", "denoisers", "metrics"]
+# (``plot`` and ``widgets`` are not in __all__: ``from genedu import *`` loads no matplotlib either)

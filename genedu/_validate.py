@@ -39,6 +39,15 @@ def optional_seed(seed, name: str = "seed") -> int | None:
     return positive_int(seed, name, minimum=0)
 
 
+def widths(value, name: str = "hidden") -> list[int]:
+    """Check that ``value`` is a sequence of layer widths (positive ints), e.g. ``hidden=(64, 64)``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        raise TypeError(f"{name} must be a sequence of widths, e.g. ({value},), got the int {value}")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of widths, got {type(value).__name__}")
+    return [positive_int(h, f"{name}[i]") for h in value]
+
+
 def module(x, name: str) -> torch.nn.Module:
     """Check that ``x`` is a ``torch.nn.Module``; return it."""
     if not isinstance(x, torch.nn.Module):

@@ -85,7 +85,7 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
         callback: called as ``callback(epoch, model, history)`` after each epoch (epoch = 1 .. epochs).
 
     Returns:
-        the history {"loss": the mean training loss of each epoch}. The model is left in eval mode.
+        the history {"epoch_loss": the mean training loss of each epoch} (the key ``train`` uses). The model is left in eval mode.
     """
     v.module(model, "model")
     v.float_tensor(images, "images", shape=(None, 1, 32, 32))
@@ -112,10 +112,10 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
             opt.step()
             total += loss.item() * len(idx)
         sched.step()
-        return {"loss": total / len(images)}
+        return {"epoch_loss": total / len(images)}
 
     each = None if callback is None else (lambda i, h: callback(i, model, h))
-    history = loop(epochs, epoch, "training the classifier", progress, each)
+    history = loop(epochs, epoch, "training the classifier", progress, each, show=("epoch_loss",))
     model.eval()
     return history
 

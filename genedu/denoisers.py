@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from genedu import _validate as v
+from genedu.models import mlp
 
 __all__ = ["timestep_embedding", "MLPDenoiser", "UNetDenoiser"]
 
@@ -66,7 +67,7 @@ class MLPDenoiser(nn.Module):
         hidden = v.positive_int(width, "width")
         blocks = v.positive_int(blocks, "blocks")
         self.time_dim = v.positive_int(time_dim, "time_dim", minimum=4)
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.time_mlp = mlp([time_dim, hidden, hidden], activation=nn.SiLU)
         self.inp = nn.Linear(dim, hidden)
         self.lin1 = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(blocks))
         self.time = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(blocks))
@@ -122,7 +123,7 @@ class UNetDenoiser(nn.Module):
         self.image_channels = v.positive_int(image_channels, "image_channels")
         self.time_dim = v.positive_int(time_dim, "time_dim", minimum=4)
         e = 4 * c
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, e), nn.SiLU(), nn.Linear(e, e))
+        self.time_mlp = mlp([time_dim, e, e], activation=nn.SiLU)
         self.inc = nn.Conv2d(image_channels, c, 3, padding=1)
         self.down1 = _ResBlock(c, c, e)
         self.pool1 = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)           # 28 -> 14

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from genedu import _validate as v
-from genedu.runtime import make_generator
+from genedu.runtime import make_generator, randn
 
 __all__ = [
     "fit_gaussian", "gaussian_log_density", "ClassConditionalGaussians", "fit_class_conditional",
@@ -120,7 +120,7 @@ def _check_mixture(priors: torch.Tensor, means: torch.Tensor, covs: torch.Tensor
     v.symmetric_positive_definite(covs, names[2])
 
 
-def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None,
+def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, n_classes: int | None = None,
                           reg: float = 1e-6) -> ClassConditionalGaussians:
     """Maximum-likelihood fit of p(x, y) = p(y) p(x | y) with Gaussian p(x | y).
 
@@ -129,8 +129,8 @@ def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, num_classes: int | N
 
     Args:
         x: (N, D) points.
-        y: (N,) integer labels in [0, num_classes).
-        num_classes: K (default: ``y.max() + 1``); every class needs at least one point.
+        y: (N,) integer labels in [0, n_classes).
+        n_classes: K (default: ``y.max() + 1``); every class needs at least one point.
         reg: added to the diagonal of each covariance, to keep it invertible.
 
     Returns:
@@ -140,7 +140,7 @@ def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, num_classes: int | N
     v.int_tensor(y, "y")
     if len(y) != len(x):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    k = int(y.max()) + 1 if num_classes is None else v.positive_int(num_classes, "num_classes")
+    k = int(y.max()) + 1 if n_classes is None else v.positive_int(n_classes, "n_classes")
     if y.min() < 0 or y.max() >= k:
         raise ValueError(f"y must contain labels in [0, {k}), got values in [{int(y.min())}, {int(y.max())}]")
     counts = torch.bincount(y, minlength=k)
@@ -217,7 +217,8 @@ def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, 
         priors: (K,).
         means: (K, D).
         covs: (K, D, D).
-        generator: a ``torch.Generator`` for reproducible draws (default: the global one).
+        generator: a ``torch.Generator`` for reproducible draws, on any device (default: the global one of the
+            parameters' device).
 
     Returns:
         x (n, D) samples; y (n,) int64 classes.
@@ -226,8 +227,9 @@ def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, 
     _check_mixture(priors, means, covs)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    y = torch.multinomial(priors, n, replacement=True, generator=generator)
-    z = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype)
+    at = generator.device if generator is not None else priors.device   # draw where the generator is
+    y = torch.multinomial(priors.to(at), n, replacement=True, generator=generator).to(priors.device)
+    z = randn((n, means.shape[1]), generator=generator, device=means.device, dtype=means.dtype)
     chol = torch.linalg.cholesky(covs)
     x = means[y] + torch.einsum("nij,nj->ni", chol[y], z)
     return x, y

@@ -25,7 +25,8 @@ Arguments are checked once, by the public functions; the loops call unchecked in
 to check its timesteps.
 
 **Randomness** follows :mod:`genedu.runtime`: every function that draws takes ``generator`` and draws on
-the generator's device (the CPU for None), then moves the numbers to where the model runs.
+the generator's device, then moves the numbers to where the model runs (None: torch's global generator of
+that device).
 
 - :func:`linear_beta_schedule`, :func:`cosine_beta_schedule`  the betas of Ho et al. and of Nichol & Dhariwal
 - :class:`Schedule` ``(betas)``  the betas and every derived quantity, under the papers' names; :func:`snr`
@@ -368,7 +369,7 @@ def diffusion_loss(eps_model: EpsModel, x0: torch.Tensor, schedule: Schedule,
         x0: (B, ...) data.
         schedule: a :class:`Schedule`.
         generator: draws t, then eps (on the generator's device, then moved to x0's; default None, the
-            global CPU generator).
+            global generator of x0's device).
 
     Returns:
         the scalar loss, a 0-d tensor (differentiable in the model's parameters).
@@ -644,7 +645,7 @@ def ddpm_sample(eps_model: EpsModel, shape: Sequence[int], schedule: Schedule, g
         shape: (n, ...) the shape of the batch to generate, e.g. (2000, 2) or (16, 1, 28, 28).
         schedule: a :class:`Schedule`.
         generator: draws x_T, then z for every step but the last (on the generator's device; default None,
-            the global CPU generator).
+            the global generator of the model's device).
         variance: "beta" (sigma_t^2 = beta_t, default) or "posterior" (beta_tilde_t).
         device: where to run (default: the model's device, else the CPU).
         progress: show a progress bar (default True).
@@ -739,7 +740,7 @@ def ddim_sample(eps_model: EpsModel, shape: Sequence[int], schedule: Schedule, s
         steps: the number of network evaluations, 1 .. T (default 50).
         eta: the noise level, >= 0 (default 0).
         generator: draws x_T, then (when eta > 0) the noise of every step but the last (on the generator's
-            device; default None, the global CPU generator).
+            device; default None, the global generator of the model's device).
         device: where to run (default: the model's device, else the CPU).
         progress: show a progress bar (default True).
         clip_x0: clip x0_hat to [-1, 1] (data scaled to [-1, 1], e.g. images) and recompute eps from it, as Ho et

@@ -200,9 +200,7 @@ def game_1d(steps: int = 1500, snapshot_every: int = 50, k: int = 1, generator_l
     x = torch.linspace(float(x_range[0]), float(x_range[1]), v.positive_int(n_grid, "n_grid", minimum=2))
     log_p_data = normal_log_density(mean, std)(x)
     data = gaussian_1d(max(20 * batch_size, 5000), mean, std, seed=seed)
-    if isinstance(hidden, int):
-        raise TypeError(f"hidden must be a sequence of widths, e.g. ({hidden}, {hidden}), got the int {hidden}")
-    hidden = [v.positive_int(h, "hidden[i]") for h in hidden]
+    hidden = v.widths(hidden)
     generator, discriminator = mlp_players([1, *hidden, 1], [1, *hidden, 1], seed=seed)
     z_lines = torch.linspace(-2.0, 2.0, 9)[:, None]
     frames: list[dict] = []

@@ -210,7 +210,7 @@ def mlp_autoencoder(latent_dim: int = 2, hidden: Sequence[int] = (256, 64), imag
     d = 1
     for s in image_shape:
         d *= v.positive_int(s, "image_shape[i]")
-    sizes = [d, latent_dim] if linear else [d, *hidden, latent_dim]
+    sizes = [d, latent_dim] if linear else [d, *v.widths(hidden), latent_dim]
     encoder = nn.Sequential(nn.Flatten(), mlp(sizes))
     decoder = nn.Sequential(mlp(sizes[::-1]), nn.Unflatten(1, tuple(image_shape)))
     return Autoencoder(encoder, decoder)
@@ -230,9 +230,7 @@ def mlp_vae(latent_dim: int = 20, hidden: Sequence[int] = (400,), image_shape: S
     d = 1
     for s in image_shape:
         d *= v.positive_int(s, "image_shape[i]")
-    if isinstance(hidden, int):
-        raise TypeError(f"hidden must be a sequence of widths, e.g. ({hidden},), got the int {hidden}")
-    hidden = [v.positive_int(h, "hidden[i]") for h in hidden]
+    hidden = v.widths(hidden)
     encoder = nn.Sequential(nn.Flatten(), mlp([d, *hidden, 2 * latent_dim]))
     decoder = nn.Sequential(mlp([latent_dim, *hidden[::-1], d]), nn.Unflatten(1, tuple(image_shape)))
     return VAE(encoder, decoder, latent_dim)

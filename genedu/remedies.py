@@ -9,11 +9,11 @@
 - Unrolled GAN (Metz et al., 2017): the generator's loss is computed against the discriminator as it will
   be after ``unroll`` more gradient steps, differentiated through those steps.
   :func:`unrolled_generator_loss` (the ``generator_loss=`` hook of ``train_gan``).
+- Packing, PacGAN (Lin et al., 2018): the discriminator judges m samples at once, concatenated, all real
+  or all generated. :func:`pack`, :class:`PackedDiscriminator`.
 
 Both hooks of ``train_gan`` have one signature, ``loss(discriminator, x, fake)``: the discriminator (a module),
 a real minibatch and a generated one.
-- Packing, PacGAN (Lin et al., 2018): the discriminator judges m samples at once, concatenated, all real
-  or all generated. :func:`pack`, :class:`PackedDiscriminator`.
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def wgan_generator_loss(critic: Callable[[torch.Tensor], torch.Tensor], x: torch
 # Unrolled GAN
 # --------------------------------------------------------------------------------------------------
 
-def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Callable = generator_loss_nonsaturating,
+def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, logit_loss: Callable = generator_loss_nonsaturating,
                             second_order: bool = True) -> Callable:
     """Metz et al.'s unrolled generator objective, as ``train_gan``'s ``generator_loss=`` hook.
 
@@ -163,7 +163,8 @@ def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Ca
     Args:
         unroll: K, the number of unrolled discriminator steps (default 5; Metz et al. use 1 to 10).
         lr: the step size of the unrolled (plain gradient) steps (default 0.1).
-        generator_loss: ``fake_logits -> loss`` (default the non-saturating loss).
+        logit_loss: the generator's loss of the unrolled discriminator's logits, ``fake_logits -> loss``
+            (default the non-saturating loss).
         second_order: differentiate through the unrolled steps (default True).
 
     Returns:
@@ -172,8 +173,8 @@ def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Ca
     """
     unroll = v.positive_int(unroll, "unroll", minimum=0)
     lr = v.positive_float(lr, "lr")
-    if not callable(generator_loss):
-        raise TypeError(f"generator_loss must be callable fake_logits -> loss, got {type(generator_loss).__name__}")
+    if not callable(logit_loss):
+        raise TypeError(f"logit_loss must be callable fake_logits -> loss, got {type(logit_loss).__name__}")
 
     def objective(discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if x is None:
@@ -186,7 +187,7 @@ def unrolled_generator_loss(unroll: int = 5, lr: float = 0.1, generator_loss: Ca
             loss = gan_discriminator_loss(real_logits, fake_logits)
             grads = torch.autograd.grad(loss, list(theta.values()), create_graph=second_order)
             theta = {n: t - lr * g for (n, t), g in zip(theta.items(), grads)}
-        return generator_loss(functional_call(discriminator, (theta, buffers), (fake,)).reshape(-1))
+        return logit_loss(functional_call(discriminator, (theta, buffers), (fake,)).reshape(-1))
 
     return objective
 

@@ -113,7 +113,7 @@ def randn(shape: Sequence[int], generator: torch.Generator | None = None, device
     Args:
         shape: the shape of the result.
         generator: draws the numbers (default None: the global generator of ``device``).
-        device: where the result goes (default: the CPU).
+        device: where the result goes (default: where it was drawn, the generator's device).
         dtype: the result's floating dtype (default: torch's default, float32).
 
     Returns:
@@ -129,7 +129,7 @@ def rand(shape: Sequence[int], generator: torch.Generator | None = None, device:
     Args:
         shape: the shape of the result.
         generator: draws the numbers (default None: the global generator of ``device``).
-        device: where the result goes (default: the CPU).
+        device: where the result goes (default: where it was drawn, the generator's device).
         dtype: the result's floating dtype (default: torch's default, float32).
 
     Returns:
@@ -146,7 +146,7 @@ def randint(high: int, shape: Sequence[int], generator: torch.Generator | None =
         high: one more than the largest value.
         shape: the shape of the result.
         generator: draws the numbers (default None: the global generator of ``device``).
-        device: where the result goes (default: the CPU).
+        device: where the result goes (default: where it was drawn, the generator's device).
 
     Returns:
         a ``shape`` int64 tensor on ``device``.
@@ -161,7 +161,7 @@ def randperm(n: int, generator: torch.Generator | None = None,
     Args:
         n: the number of elements.
         generator: draws the permutation (default None: the global generator of ``device``).
-        device: where the result goes (default: the CPU).
+        device: where the result goes (default: where it was drawn, the generator's device).
 
     Returns:
         an (n,) int64 tensor on ``device``.

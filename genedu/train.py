@@ -11,6 +11,10 @@ and ``genedu.diffusion.train_denoiser`` (a minibatch, chapter 7).
 
 ``loss_fn(model, batch)`` returns the scalar loss to minimise, or ``(loss, logs)`` with a dict of
 extra numbers to record (e.g. the reconstruction and KL terms).
+
+History keys mean the same in every trainer: ``"loss"`` the loss of each optimiser step (``train_denoiser``:
+the mean of each block of ``log_every`` steps, with ``"step"``), ``"epoch_loss"`` the mean of each epoch,
+``"d_loss"`` and ``"g_loss"`` the players' losses of each GAN iteration.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from tqdm.auto import tqdm
 
 from genedu import _validate as v
 from genedu.runtime import device as default_device
+from genedu.runtime import make_generator
 
 __all__ = ["loop", "train", "evaluate"]
 
@@ -47,16 +52,16 @@ def loop(steps: int, step: Callable[[int], dict[str, float]], desc: str = "train
     steps = v.positive_int(steps, "steps")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be None or callable as callback(step, history), got {type(callback).__name__}")
-    history = defaultdict(list, history or {})
+    history = {} if history is None else history
     bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
     for i in bar:
         for key, value in step(i).items():
-            history[key].append(value)
+            history.setdefault(key, []).append(value)
         if progress:
             bar.set_postfix({key: f"{history[key][-1]:.4g}" for key in show if history.get(key)}, refresh=False)
         if callback is not None:
             callback(i, history)
-    return dict(history)
+    return history
 
 
 def _loader(data, batch_size: int, shuffle: bool, seed: int | None) -> DataLoader:
@@ -64,8 +69,7 @@ def _loader(data, batch_size: int, shuffle: bool, seed: int | None) -> DataLoade
         data = TensorDataset(data)
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a torch.Tensor or a Dataset, got {type(data).__name__}")
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=make_generator(seed) if shuffle else None)
 
 
 def _to(batch, device):

@@ -622,7 +622,7 @@ BAD_INPUT = [
     ("sampler priors", lambda: density.sample_class_conditional(5, torch.tensor([0.7, 0.7]), MEANS2, COVS2), ValueError, "priors"),
     ("class_conditional float y", lambda: density.fit_class_conditional(X, YF), TypeError, "y"),
     ("class_conditional length", lambda: density.fit_class_conditional(X, torch.zeros(9, dtype=torch.long)), ValueError, "y"),
-    ("class_conditional empty class", lambda: density.fit_class_conditional(X, YF.long(), num_classes=3), ValueError, "class"),
+    ("class_conditional empty class", lambda: density.fit_class_conditional(X, YF.long(), n_classes=3), ValueError, "class"),
     ("class_conditional label range", lambda: density.fit_class_conditional(X, YF.long() - 1), ValueError, "y"),
     ("class_log_likelihoods priors", lambda: density.class_log_likelihoods(density.ClassConditionalGaussians(P2 * 2, MEANS2, COVS2), X), ValueError, "priors"),
     ("mixture weights", lambda: density.gaussian_mixture_log_density(X, density.GaussianMixture(P2 / 2, MEANS2, COVS2)), ValueError, "weights"),

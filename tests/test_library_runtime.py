@@ -71,3 +71,9 @@ def test_loop_shows_a_progress_bar_and_checks_its_arguments(capsys):
         loop(0, lambda i: {})
     with pytest.raises(TypeError, match="callback"):
         loop(1, lambda i: {}, callback=3)
+
+
+def test_loop_records_into_the_dict_it_is_given():
+    given = {"a": []}
+    out = loop(2, lambda i: {"a": i, "b": -i}, progress=False, history=given)
+    assert out is given and given == {"a": [1, 2], "b": [-1, -2]}

@@ -206,3 +206,11 @@ def test_interpolate_endpoints_and_spacing():
     torch.testing.assert_close(path[0], z0)
     torch.testing.assert_close(path[-1], z1)
     torch.testing.assert_close(path[1:] - path[:-1], ((z1 - z0) / 4).expand(4, 2))
+
+
+@pytest.mark.parametrize("build", [lambda h: models.mlp_autoencoder(hidden=h), lambda h: models.mlp_vae(hidden=h)])
+def test_hidden_is_a_sequence_of_widths_with_a_clear_error_for_an_int(build):
+    with pytest.raises(TypeError, match=r"hidden must be a sequence of widths, e\.g\. \(64,\)"):
+        build(64)
+    with pytest.raises(ValueError, match=r"hidden\[i\]"):
+        build((64, 0))

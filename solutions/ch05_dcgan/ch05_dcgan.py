@@ -301,8 +301,8 @@ def load_shipped(name, model):
     """The weights the course trained and ships (genedu/checkpoints/<name>.pt), copied into the transposed
     convolutions and BatchNorms of `model`, a network of yours, in order; returns (model in eval mode, the
     checkpoint's other entries)."""
-    checkpoint = torch.load(checkpoints.CHECKPOINT_DIR / f"{name}.pt", weights_only=True)
-    shipped = list(checkpoint.pop("state_dict").values())
+    shipped_model, checkpoint = checkpoints.load(name)
+    shipped = list(shipped_model.state_dict().values())
     mine = [tensor for m in model.modules() if isinstance(m, (nn.ConvTranspose2d, nn.BatchNorm2d))
             for tensor in m.state_dict(keep_vars=True).values()]
     if [t.shape for t in mine] != [t.shape for t in shipped]:
