@@ -55,10 +55,13 @@ c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetada
 c.JudgedExecute.course_root = c.CourseDirectory.root
 # Every chapter's notebook runs in about 10 s on a 2-core CPU and its slowest cell in a few
 # seconds: a cell (or one call of a check) that runs for 60 s is stuck; it is interrupted and the
-# rest is graded. The whole notebook, cells and judgement, gets 2 minutes (ten times what any
-# chapter needs); past them, what is left gets no marks.
+# rest is graded. The whole notebook, cells and judgement, gets 3 minutes; past them, what is left
+# gets no marks. An honest notebook needs a tenth of that. A notebook whose answers crash their
+# process has every earlier cell replayed in a fresh one after each crash: the worst of the hostile
+# corpus (ch07's attacks-1, five crashes, one answer that builds a 1 GiB reply) needs 116 s on a
+# quiet 2-core machine and 130 s on a busy one, and its last, honest exercise must keep its marks.
 c.JudgedExecute.timeout = 60
-c.JudgedExecute.budget = 120
+c.JudgedExecute.budget = 180
 # 6 GiB of address space (a process that has imported torch maps about 1.2 GiB, most of it never
 # touched); an answer that asks for more gets a MemoryError, not the machine's OOM killer. Grading
 # with N parallel jobs needs N times this in RAM at worst (scripts/grade.py --jobs).
