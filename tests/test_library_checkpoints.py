@@ -6,7 +6,6 @@ import torch
 
 from genedu import checkpoints
 from genedu.classifier import DigitClassifier
-from genedu.dcgan import ConditionalDCGANGenerator, DCGANGenerator
 from genedu.denoisers import UNetDenoiser
 
 
@@ -17,11 +16,6 @@ def test_every_shipped_checkpoint_has_the_one_format(name):
     assert isinstance(raw["config"], dict) and isinstance(raw["state_dict"], dict)
     model = checkpoints.MODELS[name](**raw["config"])
     assert set(model.state_dict()) == set(raw["state_dict"])
-
-
-def test_registry_names_the_classes():
-    assert checkpoints.MODELS == {"dcgan_digits": DCGANGenerator, "cgan_digits": ConditionalDCGANGenerator,
-                                  "digit_classifier": DigitClassifier, "digits_unet": UNetDenoiser}
 
 
 def test_digits_unet_keeps_its_schedule_and_weights():
