@@ -55,6 +55,13 @@ def module(x, name: str) -> torch.nn.Module:
     return x
 
 
+def optional_callable(fn, name: str, call: str):
+    """``fn`` unchanged if it is None or callable; else a TypeError naming ``name`` and how it is called."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{name} must be None or callable as {call}, got {type(fn).__name__}")
+    return fn
+
+
 def float_tensor(x, name: str, ndim: int | None = None, shape: Sequence[int | None] | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating-point tensor with the expected rank/shape.
 

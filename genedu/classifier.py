@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedu import _validate as v
-from genedu.runtime import make_generator
+from genedu.runtime import device as default_device
+from genedu.runtime import make_generator, randperm
 from genedu.train import loop
 
 __all__ = ["DigitClassifier", "train_classifier", "accuracy", "predict_proba", "classifier_scores"]
@@ -67,10 +68,11 @@ def _shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Ten
 
 def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 12,
                      batch_size: int = 64, lr: float = 1e-3, seed: int | None = 0, progress: bool = True,
-                     callback: Callable | None = None) -> dict[str, list[float]]:
+                     callback: Callable | None = None,
+                     device: torch.device | str | None = None) -> dict[str, list[float]]:
     """Train a classifier (e.g. a :class:`DigitClassifier`) with Adam and the cross-entropy on random shifts of
     the images (up to 2 pixels each way, so that a digit drawn a little off-centre is still recognised), one
-    epoch per step of ``genedu.train.loop``, on the CPU.
+    epoch per step of ``genedu.train.loop``.
 
     Args:
         model: maps (B, 1, 32, 32) images to (B, n_classes) logits; trained in place.
@@ -83,9 +85,11 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
             global generator: seed it (``torch.manual_seed``) before building the model to repeat a run.
         progress: show a progress bar (default True).
         callback: called as ``callback(epoch, model, history)`` after each epoch (epoch = 1 .. epochs).
+        device: where to train (default ``genedu.device()``); the model is moved there.
 
     Returns:
-        the history {"epoch_loss": the mean training loss of each epoch} (the key ``train`` uses). The model is left in eval mode.
+        the history {"epoch_loss": the mean training loss of each epoch} (the key ``train`` uses). The model
+        is left in eval mode, on ``device``.
     """
     v.module(model, "model")
     v.float_tensor(images, "images", shape=(None, 1, 32, 32))
@@ -93,16 +97,17 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     if len(labels) != len(images):
         raise ValueError(f"labels must have one entry per image ({len(images)}), got {len(labels)}")
     epochs, batch_size = v.positive_int(epochs, "epochs"), v.positive_int(batch_size, "batch_size")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be None or callable as callback(epoch, model, history), "
-                        f"got {type(callback).__name__}")
+    v.optional_callable(callback, "callback", "callback(epoch, model, history)")
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    images, labels = images.to(device), labels.to(device)
     g = make_generator(seed)
     opt = torch.optim.Adam(model.parameters(), lr=v.positive_float(lr, "lr"))
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, 2 * epochs // 3)], gamma=0.1)
 
     def epoch(_: int) -> dict[str, float]:
         model.train()
-        perm = torch.randperm(len(images), generator=g)
+        perm = randperm(len(images), generator=g, device=device)
         total = 0.0
         for start in range(0, len(images), batch_size):
             idx = perm[start:start + batch_size]

@@ -163,11 +163,11 @@ def grid_of_gaussians(n: int = 1000, n_per_side: int = 5, spacing: float = 2.0, 
         n: number of points.
         n_per_side: modes per side of the grid.
         spacing: distance between neighbouring centres.
-        std: standard deviation of each mode.
-        seed: random seed (None: a fresh random draw).
+        std: as in :func:`ring_of_gaussians`.
+        seed: as in :func:`ring_of_gaussians`.
 
     Returns:
-        x (n, 2) float32 points; y (n,) int64 index of the mode each point came from.
+        x (n, 2) and y (n,), as in :func:`ring_of_gaussians`.
     """
     return _mixture(grid_centers(n_per_side, spacing), n, std, seed)
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from genedu import _validate as v
-from genedu.runtime import make_generator, randn
+from genedu.runtime import make_generator, randint, randn
 
 __all__ = [
     "fit_gaussian", "gaussian_log_density", "ClassConditionalGaussians", "fit_class_conditional",
@@ -96,12 +96,14 @@ def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor)
 # --- class-conditional Gaussians (a generative classifier) ----------------------------------
 
 class ClassConditionalGaussians(NamedTuple):
-    """p(y = k) = priors[k] and p(x | y = k) = N(x; means[k], covs[k]).
+    """A generative classifier of K classes: the prior p(y = k) = priors[k] and the class-conditional
+    density p(x | y = k) = N(x; means[k], covs[k]). As a density of x alone it is a Gaussian mixture with
+    weights ``priors`` (:func:`gaussian_mixture_log_density` accepts it).
 
     Attributes:
-        priors: (K,).
-        means: (K, D).
-        covs: (K, D, D).
+        priors: (K,) the class probabilities p(y = k).
+        means: (K, D) the class means.
+        covs: (K, D, D) the class covariances.
     """
     priors: torch.Tensor
     means: torch.Tensor
@@ -147,7 +149,7 @@ def fit_class_conditional(x: torch.Tensor, y: torch.Tensor, n_classes: int | Non
     if (counts == 0).any():
         raise ValueError(f"every class needs at least one point; counts per class: {counts.tolist()}")
     fits = [fit_gaussian(x[y == c]) for c in range(k)]
-    eye = torch.eye(x.shape[1], dtype=x.dtype)
+    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
     return ClassConditionalGaussians(
         priors=counts.to(x.dtype) / len(y),
         means=torch.stack([m for m, _ in fits]),
@@ -238,12 +240,12 @@ def sample_class_conditional(n: int, priors: torch.Tensor, means: torch.Tensor, 
 # --- Gaussian mixtures: a density for unlabelled data ---------------------------------------
 
 class GaussianMixture(NamedTuple):
-    """p(x) = sum_k weights[k] N(x; means[k], covs[k]).
+    """p(x) = sum_k weights[k] N(x; means[k], covs[k]), a density for unlabelled data.
 
     Attributes:
-        weights: (K,).
-        means: (K, D).
-        covs: (K, D, D).
+        weights: (K,) mixing weights, summing to 1.
+        means: (K, D) component means.
+        covs: (K, D, D) component covariances.
     """
     weights: torch.Tensor
     means: torch.Tensor
@@ -291,15 +293,17 @@ def fit_gaussian_mixture(x: torch.Tensor, k: int, iters: int = 100, reg: float =
     if n < k:
         raise ValueError(f"need at least k={k} points, got {n}")
     g = make_generator(seed)
-    # k-means++: each new centre is a data point drawn with probability ~ squared distance
-    centres = [x[torch.randint(n, (1,), generator=g)].squeeze(0)]
+    # k-means++: each new centre is a data point drawn with probability ~ squared distance (drawn on the
+    # generator's device, the CPU, so that CPU and CUDA data get the same centres)
+    centres = [x[randint(n, (1,), generator=g, device=x.device)].squeeze(0)]
     for _ in range(k - 1):
         dist2 = torch.cdist(x, torch.stack(centres)).min(dim=1).values ** 2
-        centres.append(x[torch.multinomial(dist2 / dist2.sum(), 1, generator=g)].squeeze(0))
-    eye = reg * torch.eye(d, dtype=x.dtype)
+        pick = torch.multinomial((dist2 / dist2.sum()).to(g.device), 1, generator=g)
+        centres.append(x[pick.to(x.device)].squeeze(0))
+    eye = reg * torch.eye(d, dtype=x.dtype, device=x.device)
     means = torch.stack(centres)
     covs = (fit_gaussian(x)[1] + eye).expand(k, d, d).clone()
-    weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
+    weights = torch.full((k,), 1.0 / k, dtype=x.dtype, device=x.device)
     for _ in range(iters):
         log_lik = torch.stack([gaussian_log_density(x, m, c) for m, c in zip(means, covs)], dim=1)
         resp = class_posterior(log_lik, weights)                     # (N, K)  E-step
@@ -350,10 +354,10 @@ def logistic_regression_gradient(w: torch.Tensor, b: torch.Tensor, x: torch.Tens
         dL/dw = (1/N) X^T (sigma(X w + b) - y),   dL/db = (1/N) sum_n (sigma(s_n) - y_n)
 
     Args:
-        w: (D,).
-        b: scalar tensor.
-        x: (N, D).
-        y: (N,) float labels in {0, 1}.
+        w: (D,) weights, as in :func:`logistic_nll`.
+        b: the scalar bias, as in :func:`logistic_nll`.
+        x: (N, D) inputs, as in :func:`logistic_nll`.
+        y: (N,) labels, as in :func:`logistic_nll`.
 
     Returns:
         grad_w (D,); grad_b, a scalar tensor.
@@ -385,7 +389,7 @@ def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, steps: int = 500,
     steps = v.positive_int(steps, "steps")
     lr = v.positive_float(lr, "lr")
     y = y.to(x.dtype)
-    w, b = torch.zeros(x.shape[1], dtype=x.dtype), torch.zeros((), dtype=x.dtype)
+    w, b = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device), torch.zeros((), dtype=x.dtype, device=x.device)
     for _ in range(steps):
         grad_w, grad_b = logistic_regression_gradient(w, b, x, y)
         w, b = w - lr * grad_w, b - lr * grad_b

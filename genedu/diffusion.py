@@ -452,8 +452,8 @@ def p_mean_variance(eps_model: EpsModel, x_t: torch.Tensor, t: int, schedule: Sc
     return mean, variances[t].to(x_t.dtype)
 
 
-def p_sample_step(eps_model: EpsModel, x_t: torch.Tensor, t: int, schedule: Schedule, z: torch.Tensor,
-                  variance: str = "beta") -> StepOutput:
+def p_sample_step(eps_model: EpsModel, x_t: torch.Tensor, t: int, schedule: Schedule,
+                  z: torch.Tensor | None = None, variance: str = "beta") -> StepOutput:
     """One step of ancestral sampling (Ho et al. 2020, Algorithm 2, line 4):
     x_{t-1} = mu_theta(x_t, t) + sigma_t z, with no noise at the last step (t = 0 here, the paper's t = 1).
 
@@ -462,7 +462,7 @@ def p_sample_step(eps_model: EpsModel, x_t: torch.Tensor, t: int, schedule: Sche
         x_t: (B, ...) the current sample.
         t: one int in 0 .. T - 1.
         schedule: a :class:`Schedule`.
-        z: standard normal noise shaped like ``x_t`` (ignored at t = 0).
+        z: standard normal noise shaped like ``x_t``, needed when t > 0 (default None; ignored at t = 0).
         variance: "beta" (sigma_t^2 = beta_t, default) or "posterior" (beta_tilde_t).
 
     Returns:
@@ -471,9 +471,12 @@ def p_sample_step(eps_model: EpsModel, x_t: torch.Tensor, t: int, schedule: Sche
     """
     _check_schedule(schedule)
     v.float_tensor(x_t, "x_t")
-    _check_noise(z, x_t)
     _check_model(eps_model)
     t = _int_t(t, schedule.T)
+    if t > 0 or z is not None:
+        if z is None:
+            raise ValueError(f"z must be noise shaped like x_t {tuple(x_t.shape)} at t = {t} > 0, got None")
+        _check_noise(z, x_t)
     sigma = _variance(schedule, variance)[t].to(x_t.dtype).sqrt()
     return _p_sample_step(eps_model, x_t, t, *_at(schedule, t), sigma, z)
 
@@ -761,13 +764,13 @@ def ddim_trajectory(eps_model: EpsModel, shape: Sequence[int], schedule: Schedul
     The same generator gives the same samples as :func:`ddim_sample`.
 
     Args:
-        eps_model: ``eps_model(x_t, t)`` (a module is switched to eval mode).
-        shape: (n, ...) the shape of the batch to generate.
-        schedule: a :class:`Schedule`.
-        steps: the number of network evaluations, 1 .. T (default 50).
-        eta: the noise level, >= 0 (default 0).
+        eps_model: as in :func:`ddim_sample`.
+        shape: as in :func:`ddim_sample`.
+        schedule: as in :func:`ddim_sample`.
+        steps: as in :func:`ddim_sample` (default 50).
+        eta: as in :func:`ddim_sample` (default 0).
         generator: as in :func:`ddim_sample`.
-        device: where to run (default: the model's device, else the CPU).
+        device: as in :func:`ddim_sample`.
         progress: show a progress bar (default True).
         clip_x0: as in :func:`ddim_sample` (default False).
         frames: how many states to record after x_T, evenly spaced in the steps, the last being x_0
@@ -869,15 +872,11 @@ def train_denoiser(eps_model: torch.nn.Module, x0: torch.Tensor, schedule: Sched
     _check_schedule(schedule)
     v.float_tensor(x0, "x0")
     v.module(eps_model, "eps_model")
-    steps = v.positive_int(steps, "steps")
-    batch_size = v.positive_int(batch_size, "batch_size")
-    lr = v.positive_float(lr, "lr")
-    log_every = v.positive_int(log_every, "log_every")
+    steps, batch_size = v.positive_int(steps, "steps"), v.positive_int(batch_size, "batch_size")
+    lr, log_every = v.positive_float(lr, "lr"), v.positive_int(log_every, "log_every")
     if ema_decay is not None and not 0 < float(ema_decay) < 1:
         raise ValueError(f"ema_decay must be None or in (0, 1), got {ema_decay}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be None or callable as callback(step, eps_model, history), "
-                        f"got {type(callback).__name__}")
+    v.optional_callable(callback, "callback", "callback(step, eps_model, history)")
     device = torch.device(device) if device is not None else runtime.device()
     eps_model.to(device).train()
     data = x0.to(device)

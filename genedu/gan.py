@@ -123,7 +123,7 @@ def _check_generator_loss(loss) -> None:
 def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Module,
                        optimizer: torch.optim.Optimizer, x: torch.Tensor, z: torch.Tensor,
                        y: torch.Tensor | None = None, y_fake: torch.Tensor | None = None,
-                       loss: Callable | None = None) -> dict[str, float]:
+                       loss: Callable | None = None, rng: torch.Generator | None = None) -> dict[str, float]:
     """One discriminator update of Algorithm 1: ascend V(D, G) on a real and a noise minibatch.
 
     The fake examples G(z) are generated without gradient (the generator is a constant here, and
@@ -138,9 +138,12 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
         z: (B', latent_dim) noise.
         y: (B,) integer labels of x (conditional GAN) or None.
         y_fake: (B',) labels given to the fakes (default: ``y``).
-        loss: None for :func:`discriminator_loss`, or a callable ``loss(d, x, fake)`` -> loss or
+        loss: None for :func:`discriminator_loss`, or a callable ``loss(d, x, fake, rng)`` -> loss or
             (loss, dict of floats), where ``d`` is the discriminator (with the labels bound when ``y`` is
-            given): a hook for other losses, e.g. ``genedu.remedies.wgan_gp_critic_loss``.
+            given) and ``rng`` draws any noise the loss needs: a hook for other losses, e.g.
+            ``genedu.remedies.wgan_gp_critic_loss``.
+        rng: the torch.Generator passed to ``loss`` (default None: the global generator); named ``rng``
+            here because ``generator`` is the GAN's generator.
 
     Returns:
         {"d_loss": ..., "d_real": mean D(x), "d_fake": mean D(G(z))} as floats (with a custom
@@ -159,7 +162,7 @@ def discriminator_step(generator: torch.nn.Module, discriminator: torch.nn.Modul
     else:
         def d(inputs):
             return _call(discriminator, inputs, y)
-        out = loss(discriminator if y is None else d, x, fake)
+        out = loss(discriminator if y is None else d, x, fake, rng)
         d_loss, logs = (out[0], dict(out[1])) if isinstance(out, tuple) else (out, {})
     optimizer.zero_grad()
     d_loss.backward()
@@ -313,8 +316,9 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         generator_loss: "non-saturating" (default), "saturating", or a callable ``loss(discriminator, x, fake)``
             (see :func:`generator_step`; ``x`` is the last real minibatch of the discriminator steps), e.g.
             ``genedu.remedies.unrolled_generator_loss(5)`` or ``genedu.remedies.wgan_generator_loss``.
-        discriminator_loss: None for the GAN loss, or a callable ``loss(d, x, fake)`` -> loss or
-            (loss, logs): see :func:`discriminator_step` (e.g. ``genedu.remedies.wgan_gp_critic_loss``).
+        discriminator_loss: None for the GAN loss, or a callable ``loss(d, x, fake, rng)`` -> loss or
+            (loss, logs): see :func:`discriminator_step` (e.g. ``genedu.remedies.wgan_gp_critic_loss``);
+            ``rng`` is the run's seeded torch.Generator.
         conditional: when True, ``data`` yields (x, y) with integer labels in [0, n_classes), n_classes the
             generator's ``n_classes`` attribute (else the largest label in data + 1); the fakes of a
             discriminator step get the labels of that step's real minibatch, those of a generator step the
@@ -327,8 +331,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         callback: ``callback(step, generator, discriminator, history)`` after each generator step
             (``step`` = generator steps done, 1..steps).
         device: default ``genedu.device()``.
-        seed: seeds the minibatch order, the noise and the fixed snapshot noise (not the models'
-            initialisation); None: not seeded.
+        seed: seeds the minibatch order, the noise, the fixed snapshot noise and the noise a
+            ``discriminator_loss`` draws with its ``rng`` (not the models' initialisation); None: not seeded.
         progress: show a progress bar.
 
     Returns:
@@ -354,12 +358,8 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
     if snapshot_every is not None:
         snapshot_every = v.positive_int(snapshot_every, "snapshot_every")
     n_snapshot = v.positive_int(n_snapshot, "n_snapshot")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable as callback(step, generator, discriminator, history), "
-                        f"got {type(callback).__name__}")
-    if discriminator_loss is not None and not callable(discriminator_loss):
-        raise TypeError(f"discriminator_loss must be None or a callable (d, x, fake) -> loss, "
-                        f"got {type(discriminator_loss).__name__}")
+    v.optional_callable(callback, "callback", "callback(step, generator, discriminator, history)")
+    v.optional_callable(discriminator_loss, "discriminator_loss", "loss(d, x, fake, rng) -> loss")
     if callable(generator_loss) and conditional:
         raise ValueError("a callable generator_loss does not support conditional=True")
     device = torch.device(device) if device is not None else default_device()
@@ -391,7 +391,7 @@ def train_gan(generator: torch.nn.Module, discriminator: torch.nn.Module, data, 
         for _ in range(k):
             x, y = next(batches)
             logs = discriminator_step(generator, discriminator, d_opt, x, noise(batch_size), y=y,
-                                      loss=discriminator_loss)
+                                      loss=discriminator_loss, rng=g)
             for key, value in logs.items():
                 sums[key] += value / k
         y_g = y[randperm(len(y), generator=g, device=device)] if conditional else None

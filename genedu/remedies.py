@@ -109,6 +109,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 
 
 def wgan_gp_critic_loss(d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, fake: torch.Tensor,
+                        rng: torch.Generator | None = None,
                         lam: float = GP_LAMBDA) -> tuple[torch.Tensor, dict[str, float]]:
     """The WGAN-GP critic loss E f(G(z)) - E f(x) + lam * gradient penalty, as ``train_gan``'s
     ``discriminator_loss=`` hook (``functools.partial`` it for another ``lam``).
@@ -117,6 +118,8 @@ def wgan_gp_critic_loss(d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
         d: the critic f, (B, ...) -> (B,) or (B, 1) scores.
         x: (B, ...) real minibatch.
         fake: (B, ...) G(z).
+        rng: draws the penalty's interpolation weights epsilon (default None: the global generator);
+            ``train_gan`` passes its seeded generator.
         lam: the penalty weight lambda (default 10, Gulrajani et al.).
 
     Returns:
@@ -124,7 +127,7 @@ def wgan_gp_critic_loss(d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     """
     lam = v.positive_float(lam, "lam", allow_zero=True)
     w = wasserstein_critic_loss(d(x), d(fake))
-    gp = gradient_penalty(d, x, fake)
+    gp = gradient_penalty(d, x, fake, generator=rng)
     return w + lam * gp, {"wasserstein": -w.item(), "gp": gp.item()}
 
 

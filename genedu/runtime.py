@@ -124,13 +124,13 @@ def randn(shape: Sequence[int], generator: torch.Generator | None = None, device
 
 def rand(shape: Sequence[int], generator: torch.Generator | None = None, device: torch.device | str | None = None,
          dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Uniform noise on [0, 1), drawn like :func:`randn`.
+    """Uniform noise on [0, 1), drawn like :func:`randn` (the same arguments).
 
     Args:
-        shape: the shape of the result.
-        generator: draws the numbers (default None: the global generator of ``device``).
-        device: where the result goes (default: where it was drawn, the generator's device).
-        dtype: the result's floating dtype (default: torch's default, float32).
+        shape: as in :func:`randn`.
+        generator: as in :func:`randn`.
+        device: as in :func:`randn`.
+        dtype: as in :func:`randn`.
 
     Returns:
         a ``shape`` tensor on ``device``.
@@ -145,8 +145,8 @@ def randint(high: int, shape: Sequence[int], generator: torch.Generator | None =
     Args:
         high: one more than the largest value.
         shape: the shape of the result.
-        generator: draws the numbers (default None: the global generator of ``device``).
-        device: where the result goes (default: where it was drawn, the generator's device).
+        generator: as in :func:`randn`.
+        device: as in :func:`randn`.
 
     Returns:
         a ``shape`` int64 tensor on ``device``.
@@ -160,8 +160,8 @@ def randperm(n: int, generator: torch.Generator | None = None,
 
     Args:
         n: the number of elements.
-        generator: draws the permutation (default None: the global generator of ``device``).
-        device: where the result goes (default: where it was drawn, the generator's device).
+        generator: as in :func:`randn`.
+        device: as in :func:`randn`.
 
     Returns:
         an (n,) int64 tensor on ``device``.

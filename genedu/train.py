@@ -50,8 +50,7 @@ def loop(steps: int, step: Callable[[int], dict[str, float]], desc: str = "train
         the history, a dict key -> list, with one entry per step for every key ``step`` returned.
     """
     steps = v.positive_int(steps, "steps")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be None or callable as callback(step, history), got {type(callback).__name__}")
+    v.optional_callable(callback, "callback", "callback(step, history)")
     history = {} if history is None else history
     bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
     for i in bar:
@@ -109,9 +108,7 @@ def train(model: torch.nn.Module, loss_fn: Callable, data, epochs: int = 10, bat
     """
     epochs = v.positive_int(epochs, "epochs")
     batch_size = v.positive_int(batch_size, "batch_size")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be None or callable as callback(epoch, model, history), "
-                        f"got {type(callback).__name__}")
+    v.optional_callable(callback, "callback", "callback(epoch, model, history)")
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=v.positive_float(lr, "lr"))

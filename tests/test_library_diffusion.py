@@ -598,6 +598,10 @@ def test_bad_step_and_sampler_arguments_name_the_argument():
         D.p_sample_step(eps, x, 2, s, x, variance="large")
     with pytest.raises(TypeError, match="eps_model"):
         D.p_sample_step("model", x, 2, s, x)
+    with pytest.raises(ValueError, match="z must be noise shaped like x_t .* at t = 5 > 0, got None"):
+        D.p_sample_step(eps, x, 5, s)
+    # the last step needs no noise, like ddim_step's deterministic steps
+    torch.testing.assert_close(D.p_sample_step(eps, x, 0, s).x_prev, D.p_sample_step(eps, x, 0, s, x + 1).x_prev)
     with pytest.raises(ValueError, match="t_prev must be earlier"):
         D.ddim_step(eps, x, 4, 4, s)
     with pytest.raises(ValueError, match="t_prev must be >= -1"):

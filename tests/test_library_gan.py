@@ -253,7 +253,7 @@ def test_train_gan_accepts_a_generic_dataset():
 def test_train_gan_custom_discriminator_loss_hook():
     G, D = _models(6)
 
-    def wasserstein(d, x, fake):
+    def wasserstein(d, x, fake, rng):
         real_score, fake_score = d(x).mean(), d(fake).mean()
         return fake_score - real_score, {"w_distance": (real_score - fake_score).item()}
 

@@ -77,3 +77,22 @@ def test_loop_records_into_the_dict_it_is_given():
     given = {"a": []}
     out = loop(2, lambda i: {"a": i, "b": -i}, progress=False, history=given)
     assert out is given and given == {"a": [1, 2], "b": [-1, -2]}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fits_and_trainings_run_on_cuda_with_the_cpu_generators_numbers():
+    """The density fits take CUDA data and return CUDA results equal to the CPU fit (same seeds, same
+    k-means++ centres); the classifier trains on the device it is given."""
+    from genedu import classifier, data, density
+
+    x, y = data.ring_of_gaussians(300, seed=0)
+    cpu = density.fit_gaussian_mixture(x.double(), 8, iters=20, seed=3)
+    gpu = density.fit_gaussian_mixture(x.double().cuda(), 8, iters=20, seed=3)
+    assert gpu.means.device.type == "cuda"
+    torch.testing.assert_close(gpu.means.cpu(), cpu.means)
+    model = density.fit_class_conditional(x.cuda(), y.cuda(), n_classes=8)
+    assert model.covs.device.type == "cuda"
+    images, labels = torch.rand(64, 1, 32, 32) * 2 - 1, torch.arange(64) % 10
+    net = classifier.DigitClassifier()
+    h = classifier.train_classifier(net, images, labels, epochs=1, progress=False, device="cuda")
+    assert next(net.parameters()).device.type == "cuda" and len(h["epoch_loss"]) == 1
