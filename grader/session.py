@@ -21,6 +21,9 @@ from grader import sandbox, wire
 MESSAGE_LIMIT = 256 * 2 ** 20  # bytes in one reply from the probe
 GRACE = 5.0                    # seconds the grader waits beyond a cell's own limit before it kills the probe
 STARTUP = 60.0                 # seconds a probe may take to start (its imports: ~5 s), counted in no cell's time
+REPLAY = 2.0                   # a replayed cell may take this many times a cell's limit: it ran within the limit
+                               # once, and a loaded machine must not turn one answer's crash into the loss of
+                               # the next exercise (the notebook's budget still bounds the whole)
 
 
 class ProbeGone(Exception):
@@ -135,7 +138,8 @@ class Session:
         self._begin()
         for i, source in enumerate(self.cells):
             if i not in self.fatal:
-                self.request(("exec", source, self.limit(None)), self.limit(None), replay=i)
+                timeout = self.limit(REPLAY * self.cell_timeout)
+                self.request(("exec", source, timeout), timeout, replay=i)
 
     # -- requests --
 

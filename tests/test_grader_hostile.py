@@ -31,7 +31,7 @@ import time
 import nbformat
 import pytest
 import torch
-from conftest import ROOT, assignments, run_nbgrader
+from conftest import ROOT, assignments, grading_jobs, run_nbgrader
 
 import grade
 import hostile
@@ -75,7 +75,8 @@ def batch(tmp_path_factory):
     os.environ[hostile.SECRET] = SECRET_VALUE  # the grader's environment holds a secret
     try:
         start = time.perf_counter()
-        grade.autograde(course, name, quiet=True, extra=[f"--JudgedExecute.timeout={CELL_TIMEOUT}"])
+        grade.autograde(course, name, quiet=True, jobs=grading_jobs(),
+                        extra=[f"--JudgedExecute.timeout={CELL_TIMEOUT}"])
         seconds = time.perf_counter() - start
         feedback = run_nbgrader(["generate_feedback", name, "--force"], course, check=False)
     finally:
@@ -299,6 +300,27 @@ def test_a_dead_probe_costs_only_its_own_call(tmp_path):
             call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
         assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
         assert session.restarts == 1
+    finally:
+        session.close()
+
+
+@needs_bwrap
+def test_a_replayed_cell_gets_more_than_a_cells_time(tmp_path):
+    """A cell that ran within its limit once is replayed after a crash even when the replay is slower
+    (a loaded machine): here it sleeps 0.2 s when first run and 3 s when replayed (after the time
+    written into it), past the 2 s limit of a cell, so that the function it defines after the sleep
+    exists only if a replay may take longer than a cell."""
+    session, _ = _session(tmp_path, timeout=2.0)
+    try:
+        _run(session, "import os, time, torch")  # the probe is started and ready
+        later = time.time() + 1
+        _run(session, f"import os, time, torch\ntime.sleep(3 if time.time() > {later} else 0.2)\n\n"
+                      "def dies(x):\n    os._exit(3)\n\ndef fine(x):\n    return x * 2\n")
+        time.sleep(max(0.0, later - time.time()) + 0.1)
+        from genedu.checks._core import call, CheckFailed
+        with pytest.raises(CheckFailed, match="ended"):
+            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
+        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
     finally:
         session.close()
 
