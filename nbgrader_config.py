@@ -3,6 +3,7 @@
     solutions/<assignment>/   instructor sources: full solutions + hidden tests (committed)
     notebooks/<assignment>/   the student version nbgrader generates (committed)
     submitted/<student>/<assignment>/<assignment>.ipynb   collected submissions (git-ignored)
+    downloaded/<assignment>/archive/                     an LMS's downloads, for nbgrader zip_collect
     autograded/, feedback/, gradebook.db                 grading state (git-ignored)
 
 See book/instructors.md for the commands (scripts/grade.py wraps the ones that belong together).
@@ -41,7 +42,8 @@ for _root in (_here, _repo):  # the grader lives next to this file, or next to t
         sys.path.insert(0, _root)
         break
 
-from grader.nbgrader_plugins import DeduplicateIds, HideHiddenTraces, JudgedExecute, prestart  # noqa: E402
+from grader.nbgrader_plugins import (DeduplicateIds, HideHiddenTraces, JudgedExecute, LmsCollector,  # noqa: E402
+                                     prestart)
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
@@ -90,6 +92,15 @@ c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades",
                                     HideHiddenTraces,
                                     "nbgrader.preprocessors.ClearHiddenTests"]
 c.ClearHiddenTests.enforce_metadata = False
+
+# Collecting from a learning-management system: `nbgrader zip_collect ASSIGNMENT` (or
+# `scripts/grade.py collect ASSIGNMENT ZIP`) extracts downloaded/<assignment>/archive/*.zip and
+# copies each notebook to submitted/<student>/<assignment>/. nbgrader's own collector needs a
+# regular expression written for each download; Canvas's and Moodle's bulk downloads name their
+# files in known ways (the student's Canvas user id or Moodle participant id is in each name), so
+# the grader's LmsCollector reads those names, drops a re-upload's "-1" or a browser's " (1)" from a
+# released notebook's name, and skips every other file with a warning that names it.
+c.ZipCollectApp.collector_plugin = LmsCollector
 
 # `nbgrader autograde` starts the first submission's sandbox now, while nbgrader is still starting:
 # the probe imports torch in the meantime and is given the submission when it is graded.

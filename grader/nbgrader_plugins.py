@@ -9,12 +9,16 @@
 - :class:`DeduplicateIds` fixes nbgrader's for a cell pasted twice (its copies lose their ids).
 - :class:`HideHiddenTraces` keeps hidden tests out of the feedback (with nbgrader's
   ``ClearHiddenTests``).
+- :class:`LmsCollector` is ``nbgrader zip_collect``'s collector: it reads the student from the file
+  names of a Canvas or Moodle bulk download (:func:`lms_submission`).
 """
 from __future__ import annotations
 
 import os
+import re
 import time
 
+from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from nbgrader.preprocessors import DeduplicateIds as _DeduplicateIds
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
@@ -99,3 +103,100 @@ class HideHiddenTraces(NbGraderPreprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+# --- Collecting a learning-management system's download (nbgrader zip_collect) ---------------------
+# Canvas ("Download Submissions"): one flat folder, each file named
+#   <login>_<user id>_<attachment id>_<file name>        or, past the due date,
+#   <login>_LATE_<user id>_<attachment id>_<file name>   (Canvas writes "late" or "LATE")
+# where the user id is Canvas's numeric id of the student (the ID column of its gradebook), and a
+# file uploaded again under the same name gets "-1", "-2" before its extension.
+CANVAS = re.compile(r"^(?P<login>.+?)_(?:late_)?(?P<student_id>\d+)_(?P<attachment>\d+)_(?P<file>.+)$",
+                    re.IGNORECASE)
+# Moodle ("Download all submissions"): <Full Name>_<participant id>_assignsubmission_file_<file name>,
+# or, with "download submissions in folders" (the default since Moodle 3.1), a folder per student,
+# <Full Name>_<participant id>_assignsubmission_file/ (Moodle 4.1 on; "..._file_/" before). The
+# participant id is the number of the grading worksheet's "Participant <id>"; Moodle replaces the
+# underscores of a full name by spaces, and keeps its accents.
+MOODLE_FILE = re.compile(r"^(?P<name>.+)_(?P<student_id>\d+)_assignsubmission_file_(?P<file>.+)$")
+MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<student_id>\d+)_assignsubmission_file_?$")
+# What a re-upload or a browser adds to a file's name: Canvas's "-1", a browser's " (1)".
+COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)(?:-\d+| \(\d+\))+$")
+
+
+def lms_submission(path: str) -> tuple[str, str] | None:
+    """(student id, file name) that a Canvas or Moodle download's file at ``path`` belongs to, or None
+    for any other name. The file name is the student's own, relative to their Moodle folder when
+    they have one (``sub/ch01.ipynb``); Moodle folders are looked for among the parents of
+    ``path``, Canvas and flat Moodle names in its last component."""
+    parts = path.replace(os.sep, "/").split("/")
+    for depth in range(len(parts) - 2, -1, -1):  # the nearest parent folder named like Moodle's
+        folder = MOODLE_FOLDER.match(parts[depth])
+        if folder:
+            return folder["student_id"], "/".join(parts[depth + 1:])
+    for pattern in (MOODLE_FILE, CANVAS):
+        match = pattern.match(parts[-1])
+        if match:
+            return match["student_id"], match["file"]
+    return None
+
+
+def release_name(file_name: str, released: list[str]) -> str:
+    """``file_name``, or the released notebook it is a copy of (``ch01-1.ipynb``, ``ch01 (2).ipynb``
+    -> ``ch01.ipynb`` when ``released`` has it), so that it is graded as that notebook."""
+    if file_name in released:
+        return file_name
+    folder, base = os.path.split(file_name)
+    stem, ext = os.path.splitext(base)
+    match = COPY_SUFFIX.match(stem)
+    original = os.path.join(folder, match["stem"] + ext) if match else file_name
+    return original if original in released else file_name
+
+
+class LmsCollector(FileNameCollectorPlugin):
+    """``nbgrader zip_collect``'s collector for Canvas and Moodle downloads (see :func:`lms_submission`
+    for the names): the student id is Canvas's user id or Moodle's participant id, the file keeps the
+    student's name for it, except that a copy's suffix on a released notebook's name is dropped
+    (``ch01-1.ipynb`` is collected as ``ch01.ipynb``). Any other file, and any file that is not a
+    notebook (``valid_ext``), is skipped with a warning that names it. The names carry no
+    timestamp, so none is recorded."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._taken: dict[str, set[str]] = {}  # student id -> the file names given so far
+
+    def released(self) -> list[str]:
+        """The release's notebooks (relative paths), when run by ``nbgrader zip_collect``."""
+        from nbgrader.utils import find_all_notebooks
+        coursedir = getattr(self.parent, "coursedir", None)
+        if coursedir is None or not coursedir.assignment_id:
+            return []
+        return find_all_notebooks(coursedir.format_path(coursedir.release_directory, ".", coursedir.assignment_id))
+
+    def skip(self, path: str, why: str) -> None:
+        """Say that ``path`` is not collected, and why (``scripts/grade.py collect`` lists these lines:
+        ``why`` has no parentheses)."""
+        self.log.warning("skipped (%s): %s", why, path)
+
+    def collect(self, submitted_file: str) -> dict | None:
+        parts = submitted_file.replace(os.sep, "/").split("/")
+        if "__MACOSX" in parts or parts[-1].startswith("."):
+            self.skip(submitted_file, "a hidden or macOS metadata file")
+            return None
+        found = lms_submission(submitted_file)
+        if found is None:
+            self.skip(submitted_file, "not named like a Canvas or Moodle download")
+            return None
+        student, file_name = found
+        if os.path.splitext(file_name)[1] not in self.valid_ext:
+            self.skip(submitted_file, "not a notebook")
+            return None
+        taken = self._taken.setdefault(student, set())
+        file_id = release_name(file_name, self.released())
+        if file_id in taken:  # the released name is already another file's: keep this one's own
+            file_id = file_name
+        if file_id in taken:
+            self.skip(submitted_file, "another file of this student has the same name")
+            return None
+        taken.add(file_id)
+        return {"student_id": student, "file_id": file_id}

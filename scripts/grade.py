@@ -3,13 +3,19 @@ course environment's Python; the course directory is the repository root unless 
 
     python scripts/grade.py check                         # is the sandbox (bubblewrap) usable here?
     python scripts/grade.py release [ASSIGNMENT ...]      # solutions/ -> notebooks/ (= make release)
+    python scripts/grade.py collect ASSIGNMENT ZIP [ZIP ...]    # a Canvas or Moodle download -> submitted/
     python scripts/grade.py autograde ASSIGNMENT          # every submission, in parallel, sandboxed
     python scripts/grade.py autograde ASSIGNMENT --student ID   # regrade one student
     python scripts/grade.py feedback ASSIGNMENT           # feedback/<student>/<assignment>/*.html
     python scripts/grade.py export [--to grades.csv]      # every student's score, one row per assignment
+    python scripts/grade.py export --lms canvas|moodle|plain --assignment ASSIGNMENT --to FILE
+                                                          # one assignment's points, as the LMS imports them
     python scripts/grade.py scores ASSIGNMENT             # the score table, read from the gradebook
 
-Submissions go to ``submitted/<student>/<assignment>/<assignment>.ipynb``.
+Submissions go to ``submitted/<student>/<assignment>/<assignment>.ipynb``, by hand or by ``collect``
+from a learning-management system's bulk download (``nbgrader zip_collect`` with the grader's
+``LmsCollector``, configured in ``nbgrader_config.py``: the student id is Canvas's user id or Moodle's
+participant id, which ``export --lms`` writes back).
 
 ``autograde`` splits the class into ``--jobs`` groups (default: the number of cores) and runs one
 ``nbgrader autograde ASSIGNMENT --create --force`` per group (through ``grader/autograde.py``, which
@@ -23,13 +29,17 @@ with the reason in the log, so that the gradebook and the export always list the
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -197,6 +207,142 @@ def scores(course: Path, assignment: str) -> dict[str, dict[str, tuple[float, fl
     return table
 
 
+def collect(course: Path, assignment: str, zips: list[Path]) -> int:
+    """Collect a learning-management system's download: the ``zips`` replace whatever was in
+    ``downloaded/<assignment>/archive/``, then ``nbgrader zip_collect <assignment> --force`` extracts
+    them and copies each student's notebooks to ``submitted/<student>/<assignment>/`` (with the
+    collector of ``nbgrader_config.py``). Prints the students collected, with their files, and the
+    files skipped, with why; returns 0, or 1 when nothing was collected (nbgrader's log is printed)."""
+    release = course / "notebooks" / assignment
+    if not release.is_dir():
+        known = ", ".join(sorted(p.name for p in (course / "notebooks").glob("*") if p.is_dir())) or "none"
+        sys.exit(f"ASSIGNMENT {assignment!r}: no release folder notebooks/{assignment}/ (released: {known})")
+    for path in zips:
+        if not path.is_file():
+            sys.exit(f"ZIP {str(path)!r}: no such file")
+        if not zipfile.is_zipfile(path):
+            sys.exit(f"ZIP {str(path)!r}: not a zip archive (expected the .zip a Canvas or Moodle download gives)")
+    archive = course / "downloaded" / assignment / "archive"
+    archive.mkdir(parents=True, exist_ok=True)
+    targets: dict[str, Path] = {}  # name in the archive -> the download
+    for path in zips:
+        name, n = path.name, 2
+        while name in targets:  # two downloads both called submissions.zip
+            name, n = f"{path.stem}-{n}{path.suffix}", n + 1
+        targets[name] = path
+    for old in sorted(archive.iterdir()):
+        if old.name not in targets:
+            print(f"removed the earlier download {old.relative_to(course)}")
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    for name, path in targets.items():
+        if path.resolve() != (archive / name).resolve():
+            shutil.copyfile(path, archive / name)
+    result = nbgrader(["zip_collect", assignment, "--force"], course)
+    log = result.stdout + result.stderr
+    submitted, extracted = course / "submitted", archive.parent / "extracted"
+    collected: dict[str, list[str]] = {}
+    for dest in re.findall(r"Copying to: (.+)$", log, re.M):
+        dest = Path(dest.strip())
+        if submitted in dest.parents:
+            student, _, *file = dest.relative_to(submitted).parts
+            collected.setdefault(student, []).append("/".join(file))
+    skipped = re.findall(r"skipped \(([^)]*)\): (.+)$", log, re.M)
+    released = {str(p.relative_to(release)) for p in release.rglob("*.ipynb")}
+    if result.returncode != 0 or not collected:
+        print(log, end="", file=sys.stderr)
+    print(f"collected {len(collected)} student(s) of {assignment} into submitted/<student>/{assignment}/:")
+    for student, files in sorted(collected.items()):
+        print(f"  {student}: " + ", ".join(f if f in released else f"{f} (not a released notebook's name)"
+                                          for f in sorted(files)))
+    if skipped:
+        print(f"skipped {len(skipped)} file(s):")
+        for why, path in skipped:
+            path = Path(path.strip())
+            shown = path.relative_to(extracted) if extracted in path.parents else path
+            print(f"  {shown}: {why}")
+    return result.returncode or (0 if collected else 1)
+
+
+LMS_LAYOUTS = ("canvas", "moodle", "plain")
+
+
+def number(value: float) -> str:
+    """A score as a CSV cell: ``10``, ``7.5``, ``0.25``."""
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def class_points(course: Path, assignment: str) -> tuple[float, list[dict]]:
+    """(the assignment's maximum points, one dict per student of the gradebook: ``id``, ``first``,
+    ``last``, ``email``, ``points``, ``submitted``); a student without a submission has 0 points."""
+    from nbgrader.api import MissingEntry
+    with gradebook(course) as gb:
+        try:
+            max_points = float(gb.find_assignment(assignment).max_score)
+        except MissingEntry:
+            known = ", ".join(a.name for a in gb.assignments) or "none"
+            sys.exit(f"--assignment {assignment!r}: not in the gradebook (it knows: {known}); "
+                     "autograde it first")
+        students = [dict(id=s.id, first=s.first_name or "", last=s.last_name or "", email=s.email or "")
+                    for s in gb.students]
+    table = scores(course, assignment)
+    for student in students:
+        cells = table.get(student["id"])
+        student["submitted"] = cells is not None
+        student["points"] = sum(score for score, _ in cells.values()) if cells else 0.0
+    return max_points, sorted(students, key=lambda s: s["id"])
+
+
+def lms_rows(layout: str, max_points: float, students: list[dict], column: str) -> list[list[str]]:
+    """The CSV rows, header first, of one assignment's points in ``layout``:
+
+    - ``plain``: ``student_id,points,max_points``;
+    - ``canvas``: Canvas's gradebook import (``Student,ID,SIS User ID,SIS Login ID,Section`` then the
+      assignment's column, and a ``Points Possible`` row); ID is the Canvas user id, which Canvas
+      matches first, and the column ``column`` is an existing assignment's header as Canvas exports it
+      (``Chapter 1 (123456)``) or a new assignment's title;
+    - ``moodle``: Moodle's offline grading worksheet (what "Upload grading worksheet" reads: the
+      ``Identifier`` ``Participant <id>``, ``Grade`` and ``Last modified (grade)``; the rest is for
+      people). The last modification is now, so that Moodle takes these grades over older ones."""
+    if layout == "plain":
+        return [["student_id", "points", "max_points"]] + [
+            [s["id"], number(s["points"]), number(max_points)] for s in students]
+    if layout == "canvas":
+        def sortable(s: dict) -> str:
+            return ", ".join(n for n in (s["last"], s["first"]) if n)
+        return ([["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column],
+                 ["Points Possible", "", "", "", "", number(max_points)]]
+                + [[sortable(s), s["id"], "", "", "", number(s["points"])] for s in students])
+    if layout == "moodle":
+        now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        return [["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                 "Grade can be changed", "Last modified (grade)"]] + [
+            [f"Participant {s['id']}", " ".join(n for n in (s["first"], s["last"]) if n), s["email"],
+             "Submitted for grading" if s["submitted"] else "No submission", number(s["points"]),
+             number(max_points), "Yes", now] for s in students]
+    raise ValueError(f"layout {layout!r}: expected one of {', '.join(LMS_LAYOUTS)}")
+
+
+def export_lms(course: Path, layout: str, assignment: str, to: Path, column: str | None = None) -> int:
+    """Write one assignment's points for every student of the gradebook to the CSV ``to``, in the
+    ``layout`` an LMS imports (:func:`lms_rows`); ``column``: Canvas's assignment column (default:
+    the assignment's name). Warns about student ids that an LMS cannot match."""
+    max_points, students = class_points(course, assignment)
+    rows = lms_rows(layout, max_points, students, column or assignment)
+    with open(to, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    odd = [s["id"] for s in students if not s["id"].isdigit()]
+    if layout != "plain" and odd:
+        what = "Canvas user ids" if layout == "canvas" else "Moodle participant ids"
+        print(f"warning: student ids that are not {what} (numbers), which {layout} will not match: "
+              + ", ".join(odd), file=sys.stderr)
+    print(f"wrote the {assignment} points of {len(students)} student(s) (out of {number(max_points)}), "
+          f"for {layout}, to {to}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", type=Path, default=ROOT, help="the course directory (default: the repository)")
@@ -212,12 +358,27 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("feedback", help="write feedback/<student>/<assignment>/<assignment>.html")
     p.add_argument("assignment")
     p.add_argument("--student", default=None)
-    p = sub.add_parser("export", help="export every student's grades to CSV")
+    p = sub.add_parser("collect", help="collect a Canvas or Moodle download into submitted/")
+    p.add_argument("assignment")
+    p.add_argument("zips", metavar="ZIP", nargs="+", type=Path, help="the LMS's bulk download (.zip)")
+    p = sub.add_parser("export", help="export every student's grades to CSV (or one assignment's, for an LMS)")
     p.add_argument("--to", default="grades.csv")
+    p.add_argument("--lms", choices=LMS_LAYOUTS, default=None,
+                   help="write one assignment's points in the CSV layout this LMS imports")
+    p.add_argument("--assignment", default=None, help="the assignment (with --lms)")
+    p.add_argument("--column", default=None,
+                   help="with --lms canvas: the assignment's column header in Canvas, e.g. 'Chapter 1 (123456)' "
+                        "(default: the assignment's name, which Canvas matches by title or makes a new assignment)")
     p = sub.add_parser("scores", help="print the score table of an assignment")
     p.add_argument("assignment")
     args = parser.parse_args(argv)
     course = args.course.resolve()
+    if args.command == "export" and args.lms is None and (args.assignment or args.column):
+        parser.error("export: --assignment and --column go with --lms (without it, every assignment is exported)")
+    if args.command == "export" and args.lms and not args.assignment:
+        parser.error(f"export --lms {args.lms}: --assignment is required (the assignment the LMS imports)")
+    if args.command == "export" and args.column and args.lms != "canvas":
+        parser.error("export: --column is Canvas's assignment column, for --lms canvas only")
 
     if args.command == "check":
         sys.path.insert(0, str(ROOT))
@@ -239,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         result = nbgrader(["generate_feedback", args.assignment, "--force", *extra], course)
         print(result.stdout + result.stderr, end="")
         return result.returncode
+    if args.command == "collect":
+        return collect(course, args.assignment, args.zips)
+    if args.command == "export" and args.lms:
+        return export_lms(course, args.lms, args.assignment, Path(args.to).resolve(), args.column)
     if args.command == "export":
         result = nbgrader(["export", "--to", str(Path(args.to).resolve())], course)
         print(result.stdout + result.stderr, end="")
