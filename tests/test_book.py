@@ -1,9 +1,16 @@
 """Every book page in _toc.yml executes top to bottom without an error.
 
 Pages are MyST Markdown notebooks; each is converted with jupytext and run with nbclient in
-the page's own folder, as the book build does.
+the page's own folder, as the book build does. A page that the book build (`make book`) has
+already executed is not run twice: the build's execution cache (_build/.jupyter_cache) holds a
+page only when every cell ran without an error, so a record of the page's current code, made after
+the last change to anything the page imports or reads (genedu, experiments, book/data, the shipped
+checkpoints, the requirements), is the same evidence. `.ci/run` builds the book first for this.
 """
 from __future__ import annotations
+
+import time
+from datetime import timezone
 
 import jupytext
 import pytest
@@ -22,10 +29,70 @@ def test_every_chapter_is_in_the_toc():
         assert f"book/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
 
 
+CACHE = ROOT / "_build" / ".jupyter_cache"
+# what a page's outcome depends on besides its own code cells
+PAGE_INPUTS = ("genedu", "experiments", "book/data", "requirements.txt", "pyproject.toml")
+
+
+def _inputs_mtime() -> float:
+    times = []
+    for name in PAGE_INPUTS:
+        path = ROOT / name
+        files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts] if path.is_dir() else [path]
+        times += [p.stat().st_mtime for p in files if p.exists()]
+    return max(times)
+
+
+def _code(nb) -> list[str]:
+    return [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+
+
+def executed_by_book_build(path, nb, cache_dir=CACHE, inputs_mtime: float | None = None) -> int | None:
+    """The primary key of the book build's cache record of this page (executed without an error, with
+    the same code cells, after ``inputs_mtime``: by default the last change to the page's inputs),
+    else None."""
+    if not (cache_dir / "global.db").exists():
+        return None
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    newest_input = _inputs_mtime() if inputs_mtime is None else inputs_mtime
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.created, reverse=True):
+        created = record.created if record.created.tzinfo else record.created.replace(tzinfo=timezone.utc)
+        if record.uri != str(path.absolute()) or created.timestamp() < newest_input:
+            continue
+        if _code(cache.get_cache_bundle(record.pk).nb) == _code(nb):
+            return record.pk
+    return None
+
+
+def test_cache_record_is_found_only_for_the_same_code(tmp_path):
+    """A record counts for the page's own code only, and only when made after its inputs changed."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache_dir, page = tmp_path / "cache", tmp_path / "page.md"
+    page.write_text("x")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")],
+                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    assert executed_by_book_build(page, nb, cache_dir) is None
+    before = time.time() - 60
+    get_cache(str(cache_dir)).cache_notebook_bundle(CacheBundleIn(nb, str(page)), check_validity=False)
+    assert executed_by_book_build(page, nb, cache_dir, inputs_mtime=before) is not None
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(2)")])
+    assert executed_by_book_build(page, other, cache_dir, inputs_mtime=before) is None
+    assert executed_by_book_build(tmp_path / "other.md", nb, cache_dir, inputs_mtime=before) is None
+    # genedu (or the data) changed after the page was executed: the record is not trusted
+    assert executed_by_book_build(page, nb, cache_dir, inputs_mtime=time.time() + 60) is None
+
+
 @pytest.mark.parametrize("page", executable_pages())
 def test_page_executes(page):
     path = ROOT / page
     nb = jupytext.read(path)
+    if executed_by_book_build(path, nb) is not None:
+        return  # the book build ran exactly this code without an error
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]

@@ -11,8 +11,10 @@ For each assignment, one batch of submissions is autograded:
   one that builds or trains a model); otherwise the solution with its function's floating-point
   outputs scaled by 1.1 and shifted by 0.1;
 - both corpora of scripts/hostile.py, packed several to a notebook (one attack or a few honest
-  habits per answer cell): ``attacks-<i>``, every attack of the hostile corpus that does not hang
-  (those cost time; tests/test_grader_hostile.py tries them on chapter 1) -> each attacked
+  habits per answer cell): ``attacks-<i>``, every attack of the hostile corpus on the chapter's checks
+  and references, a raising answer and one that kills the probe (the attacks that hang, and those on
+  the probe and the wire, which are the same for every chapter, are tried each alone on chapter 1 by
+  tests/test_grader_hostile.py) -> each attacked
   exercise scores 0 and every other keeps its marks, and nothing an attack sent ran in the grader;
   ``honest-habits``, the solutions with every honest habit of the corpus (``%%time``, prints,
   magics, standard imports, helper classes, ...) -> full marks.
@@ -29,11 +31,20 @@ import grade
 import hostile
 import nbformat
 import pytest
-from conftest import ROOT, assignments, run_nbgrader
+from conftest import ROOT, assignments, grading_jobs, run_nbgrader
 from course import fill_answers, solved_answers
 
-# attacks that make the grader wait for a time-out: tried on chapter 1 only (test_grader_hostile.py)
+# Attacks tried on chapter 1 only, each alone in its own notebook (test_grader_hostile.py), not packed into
+# every chapter's batch: those that make the grader wait for a time-out, and those aimed at the probe
+# process and the wire rather than at a chapter's checks (the probe, the sandbox and the wire are the same
+# for every chapter). Each of those kills or floods the probe, and every kill costs a restart that replays
+# the notebook so far: packed five to a notebook they made it the slowest of its chapter's batch (62 s for
+# chapter 2, 87 s for chapter 7, against 8-15 s for a solved notebook). Every chapter keeps the attacks on
+# its checks and references, a raising answer, and one kill (`os-kill`), so that each chapter's notebook is
+# still replayed after a crash.
 SLOW_ATTACKS = ("ignores-alarm", "endless-loop", "catches-interrupt")
+PROCESS_ATTACKS = ("pickle-payload", "huge-output", "closes-pipes", "sys-exit", "os-exit", "exit", "memory",
+                   "writes-1gib", "magic-shell")
 
 # Appended to one answer cell to make exactly that answer wrong, whatever the chapter.
 BREAK_ANSWER = '''
@@ -97,7 +108,7 @@ def graded(request, tmp_path_factory):
         broken = dict(solved_code)
         broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
         students[f"wrong-{gid}"] = submission(broken)
-    packed = hostile.hostile_notebooks(name, release, source, skip=SLOW_ATTACKS)
+    packed = hostile.hostile_notebooks(name, release, source, skip=SLOW_ATTACKS + PROCESS_ATTACKS)
     attacks = {}
     for i, (what, content, zero, full) in enumerate(packed):
         attacks[f"attacks-{i}"] = (what, zero, full)
@@ -108,7 +119,7 @@ def graded(request, tmp_path_factory):
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
     hostile.PWNED.unlink(missing_ok=True)
-    grade.autograde(course, name, quiet=True)
+    grade.autograde(course, name, quiet=True, jobs=grading_jobs())
 
     from nbgrader.api import Gradebook
     scores = {}
@@ -241,3 +252,19 @@ def test_plain_nbgrader_autograde_grades_too(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     cells = grade.scores(tmp_path, name)["solved"]
     assert cells and all(score == max_score for score, max_score in cells.values()), cells
+
+
+def test_attacks_left_out_of_the_batches_are_tried_alone_on_chapter_1():
+    """Every attack the chapters' batches skip is a real corpus entry, and the hostile batch of
+    test_grader_hostile.py grades each of them alone: none is tested nowhere."""
+    corpus = {n for n, _, _ in hostile.ATTACKS}
+    skipped = set(SLOW_ATTACKS + PROCESS_ATTACKS)
+    assert skipped <= corpus, f"not in scripts/hostile.py's corpus: {skipped - corpus}"
+    assert "os-kill" in corpus - skipped and "raises" in corpus - skipped, "each chapter keeps a crash and a raise"
+    import test_grader_hostile
+    assert test_grader_hostile.HOSTILE == assignments()[0]
+    name = assignments()[0]
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    release = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    alone = {case.student for case in hostile.hostile_cases(name, release, source, None)}
+    assert skipped <= alone, f"graded nowhere: {skipped - alone}"
