@@ -126,20 +126,30 @@ class Session:
         shutil.rmtree(self.private, ignore_errors=True)
 
     def ensure(self) -> None:
-        """A live probe that has run every cell executed so far (but the fatal ones)."""
-        if self.process is not None and self.process.poll() is None:
-            if not self.ready:
-                self._begin()
-            return
-        self._kill()
-        if self.restarts > 10:
-            raise ProbeGone("the process running the notebook was restarted too often; the rest gets no marks")
-        self._spawn()
-        self._begin()
-        for i, source in enumerate(self.cells):
-            if i not in self.fatal:
-                timeout = self.limit(REPLAY * self.cell_timeout)
-                self.request(("exec", source, timeout), timeout, replay=i)
+        """A live probe that has run every cell executed so far (but the fatal ones).
+
+        A replayed cell can behave worse than it did the first time (a cell that uses a broken answer,
+        on a loaded machine): one that kills or hangs the fresh probe becomes fatal too, and the replay
+        starts again without it, so that it costs its own cell and not the call that needed the probe."""
+        while True:
+            if self.process is not None and self.process.poll() is None:
+                if not self.ready:
+                    self._begin()
+                return
+            self._kill()
+            if self.restarts > 10:
+                raise ProbeGone("the process running the notebook was restarted too often; the rest gets no marks")
+            self._spawn()
+            self._begin()
+            try:
+                for i, source in enumerate(self.cells):
+                    if i not in self.fatal:
+                        timeout = self.limit(REPLAY * self.cell_timeout)
+                        self.request(("exec", source, timeout), timeout, replay=i)
+            except ProbeGone:
+                if self.out_of_time:
+                    raise
+                # request() marked the cell fatal and killed the probe: replay again without it
 
     # -- requests --
 

@@ -326,6 +326,29 @@ def test_a_replayed_cell_gets_more_than_a_cells_time(tmp_path):
 
 
 @needs_bwrap
+def test_a_replay_that_hangs_costs_only_its_own_cell(tmp_path):
+    """A cell that ran quickly the first time hangs when replayed (with the time-out signal blocked, as
+    C code that never returns to Python would): the fresh probe is stopped, that cell is dropped, the
+    replay starts again without it, and the next call still gets its answer (chapter 1's huge-output
+    case: a cell that used the broken answer hung in the replay on a loaded machine, and cost ex2)."""
+    session, _ = _session(tmp_path, timeout=1.0)
+    try:
+        _run(session, "import os, signal, time, torch\n\ndef dies(x):\n    os._exit(3)\n\n"
+                      "def fine(x):\n    return x * 2\n")
+        later = time.time() + 1
+        _run(session, f"if time.time() > {later}:\n    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})\n"
+                      "    time.sleep(600)\n")
+        time.sleep(max(0.0, later - time.time()) + 0.1)
+        from genedu.checks._core import call, CheckFailed
+        with pytest.raises(CheckFailed, match="ended"):
+            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
+        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        assert session.restarts == 2 and len(session.fatal) == 1
+    finally:
+        session.close()
+
+
+@needs_bwrap
 @pytest.mark.parametrize("frame", ['["callback"]', '["callback", [1], [], {}]', '["callback", 1, ["T"], {}]',
                                    '{"done": 1}', '["done", [["display", 5]]]', '[' * 5000])
 def test_crafted_json_frames_cost_only_their_own_cell(tmp_path, frame):
