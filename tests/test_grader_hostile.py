@@ -288,6 +288,14 @@ def test_the_notebook_has_a_wall_clock_budget(tmp_path):
     assert any("grading time" in e[0]["evalue"] for _, e in outputs if e), outputs
 
 
+def _crash_then_answer(session):
+    """The notebook's ``dies`` kills the probe (that call fails), then its ``fine`` still answers."""
+    from genedu.checks._core import call, CheckFailed
+    with pytest.raises(CheckFailed, match="ended"):
+        call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
+    assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+
+
 @needs_bwrap
 def test_a_dead_probe_costs_only_its_own_call(tmp_path):
     """os._exit in one function: that call fails, the probe is replaced (the cells replayed), and the
@@ -295,10 +303,7 @@ def test_a_dead_probe_costs_only_its_own_call(tmp_path):
     session, _ = _session(tmp_path)
     try:
         _run(session, "import os, torch\ndef dies(x):\n    os._exit(3)\n\ndef fine(x):\n    return x * 2\n")
-        from genedu.checks._core import call, CheckFailed
-        with pytest.raises(CheckFailed, match="ended"):
-            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
-        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        _crash_then_answer(session)
         assert session.restarts == 1
     finally:
         session.close()
@@ -317,10 +322,7 @@ def test_a_replayed_cell_gets_more_than_a_cells_time(tmp_path):
         _run(session, f"import os, time, torch\ntime.sleep(3 if time.time() > {later} else 0.2)\n\n"
                       "def dies(x):\n    os._exit(3)\n\ndef fine(x):\n    return x * 2\n")
         time.sleep(max(0.0, later - time.time()) + 0.1)
-        from genedu.checks._core import call, CheckFailed
-        with pytest.raises(CheckFailed, match="ended"):
-            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
-        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        _crash_then_answer(session)
     finally:
         session.close()
 
@@ -339,10 +341,7 @@ def test_a_replay_that_hangs_costs_only_its_own_cell(tmp_path):
         _run(session, f"if time.time() > {later}:\n    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGALRM}})\n"
                       "    time.sleep(600)\n")
         time.sleep(max(0.0, later - time.time()) + 0.1)
-        from genedu.checks._core import call, CheckFailed
-        with pytest.raises(CheckFailed, match="ended"):
-            call(RemoteAnswer(session, "dies"), "dies", (torch.ones(2),))
-        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        _crash_then_answer(session)
         assert session.restarts == 2 and len(session.fatal) == 1
     finally:
         session.close()
