@@ -1,6 +1,7 @@
 """Shared test setup: the course helpers of scripts/course.py, and a headless matplotlib."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +25,6 @@ def pytest_collection_modifyitems(config, items):
     """Mark the slow tests, and keep the tests that share an expensive module-scoped fixture (a chapter's
     graded batch, the hostile batch, the probe session, the browser's reports) on one xdist worker
     (``--dist loadgroup``), so that each batch is graded once."""
-    import os
-
     sys.path.insert(0, str(ROOT))
     from grader.sandbox import sandbox_available
 
@@ -49,7 +48,5 @@ def pytest_collection_modifyitems(config, items):
 def grading_jobs() -> int:
     """Parallel nbgrader processes for a batch graded in the tests: the cores shared out among the xdist
     workers (`make test` runs several), so that the machine is busy but not oversubscribed."""
-    import os
-
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return max(1, (os.cpu_count() or 1) // workers)
