@@ -19,7 +19,7 @@ Requests (grader -> probe, pickled):
 before) or ("probe", module, function, target): a probe function of ``genedu.checks`` called with
 the target as its first argument (for checks that must look inside a model, see ``_core.probe``).
 Errors reply ("err", kind, type name, message); kind is "notfound", "signature",
-"notimplemented", "timeout", "raised" or "encode".
+"notimplemented", "timeout", "raised" or "encode" (also a reply over ``wire.MESSAGE_LIMIT``).
 """
 from __future__ import annotations
 
@@ -146,7 +146,17 @@ class Probe:
     # -- talking to the grader ---------------------------------------------------------------------
 
     def send(self, message) -> None:
-        self.wire.send(self.wfd, self.wire.dumps_plain(message))
+        """Send one reply; one over the grader's limit is replaced by an "encode" error that says so (the
+        grader would refuse the frame and replace the probe, and the notebook would be replayed)."""
+        size = _tensor_bytes(message)
+        payload = self.wire.dumps_plain(message) if size <= self.wire.MESSAGE_LIMIT else None
+        if payload is not None:
+            size = len(payload)
+        if size > self.wire.MESSAGE_LIMIT:
+            payload = self.wire.dumps_plain(("err", "encode", "ValueError",
+                                             f"a result of {size / MIB:.0f} MiB, over the grader's limit of "
+                                             f"{self.wire.MESSAGE_LIMIT / MIB:.0f} MiB"))
+        self.wire.send(self.wfd, payload)
 
     def receive(self):
         return self.wire.loads_trusted(self.wire.recv(self.rfd, 2 ** 40), self._callback)
@@ -343,6 +353,18 @@ class Probe:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+
+def _tensor_bytes(node, depth: int = 0) -> int:
+    """The bytes of the tensors in a reply (tuples, lists and dicts of plain data and tensors)."""
+    if depth > 200:
+        return 0
+    if isinstance(node, (tuple, list)):
+        return sum(_tensor_bytes(item, depth + 1) for item in node)
+    if isinstance(node, dict):
+        return sum(_tensor_bytes(v, depth + 1) for v in node.values())
+    nbytes = getattr(node, "nbytes", None) if type(node).__module__.startswith("torch") else None
+    return nbytes if isinstance(nbytes, int) else 0
+
 
 def _plain(tensor):
     """A detached, dense, contiguous copy of ``tensor`` as a plain torch.Tensor on the CPU."""

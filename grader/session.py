@@ -18,7 +18,7 @@ import time
 
 from grader import sandbox, wire
 
-MESSAGE_LIMIT = 256 * 2 ** 20  # bytes in one reply from the probe
+MESSAGE_LIMIT = wire.MESSAGE_LIMIT  # bytes in one reply from the probe
 GRACE = 5.0                    # seconds the grader waits beyond a cell's own limit before it kills the probe
 STARTUP = 60.0                 # seconds a probe may take to start (its imports: ~5 s), counted in no cell's time
 REPLAY = 2.0                   # a replayed cell may take this many times a cell's limit: it ran within the limit

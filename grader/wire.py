@@ -31,6 +31,7 @@ import struct
 import time
 
 HEADER = struct.Struct(">Q")
+MESSAGE_LIMIT = 256 * 2 ** 20  # bytes in one reply from the probe (the grader refuses a longer frame unread)
 
 
 class WireError(Exception):

@@ -10,6 +10,21 @@ import pytest
 
 matplotlib.use("Agg")
 
+
+def cores_per_worker() -> int:
+    """The cores shared out among the xdist workers (`make test` runs several; 1 worker without xdist)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+# xdist workers share the cores: each worker's torch gets its share of them (the tests' tensors are small, and
+# two workers running two threads each on two cores spend their time waiting for each other). The grader's
+# probes run on one thread too (OMP_NUM_THREADS=1 in the sandbox).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(cores_per_worker())
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from course import ROOT, assignments, executable_pages, run_nbgrader, toc_pages  # noqa: E402,F401
@@ -48,5 +63,4 @@ def pytest_collection_modifyitems(config, items):
 def grading_jobs() -> int:
     """Parallel nbgrader processes for a batch graded in the tests: the cores shared out among the xdist
     workers (`make test` runs several), so that the machine is busy but not oversubscribed."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    return max(1, (os.cpu_count() or 1) // workers)
+    return cores_per_worker()

@@ -310,6 +310,24 @@ def test_a_dead_probe_costs_only_its_own_call(tmp_path):
 
 
 @needs_bwrap
+def test_a_result_over_the_limit_is_refused_in_the_probe(tmp_path):
+    """A function that returns more than the grader reads (a 1 GiB tensor): the probe says so instead of
+    sending it, so that call fails with the size in its message and the probe is not replaced (no
+    replay)."""
+    from genedu.checks._core import call, CheckFailed
+    session, _ = _session(tmp_path)
+    try:
+        _run(session, "import torch\ndef huge(x):\n    return torch.zeros(2 ** 28)\n\n"
+                      "def fine(x):\n    return x * 2\n")
+        with pytest.raises(CheckFailed, match=r"1024 MiB, over the grader's limit of 256 MiB"):
+            call(RemoteAnswer(session, "huge"), "huge", (torch.ones(2),))
+        assert torch.equal(call(RemoteAnswer(session, "fine"), "fine", (torch.ones(2),)), torch.full((2,), 2.0))
+        assert session.restarts == 0
+    finally:
+        session.close()
+
+
+@needs_bwrap
 def test_a_replayed_cell_gets_more_than_a_cells_time(tmp_path):
     """A cell that ran within its limit once is replayed after a crash even when the replay is slower
     (a loaded machine): here it sleeps 0.2 s when first run and 3 s when replayed (after the time
