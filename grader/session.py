@@ -18,7 +18,6 @@ import time
 
 from grader import sandbox, wire
 
-MESSAGE_LIMIT = wire.MESSAGE_LIMIT  # bytes in one reply from the probe
 GRACE = 5.0                    # seconds the grader waits beyond a cell's own limit before it kills the probe
 STARTUP = 60.0                 # seconds a probe may take to start (its imports: ~5 s), counted in no cell's time
 REPLAY = 2.0                   # a replayed cell may take this many times a cell's limit: it ran within the limit
@@ -175,7 +174,7 @@ class Session:
     def _wait(self, timeout: float):
         deadline = time.monotonic() + timeout + GRACE
         while True:
-            reply = _validate(wire.load_plain(wire.recv(self.rfd, MESSAGE_LIMIT, deadline)))
+            reply = _validate(wire.load_plain(wire.recv(self.rfd, wire.MESSAGE_LIMIT, deadline)))
             if reply[0] != "callback":
                 return reply
             self._answer_callback(reply)
