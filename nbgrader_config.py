@@ -43,18 +43,24 @@ for _root in (_here, _repo):  # the grader lives next to this file, or next to t
         break
 
 from grader.nbgrader_plugins import (DeduplicateIds, HideHiddenTraces, JudgedExecute, LmsCollector,  # noqa: E402
-                                     prestart)
+                                     RepairSlips, prestart)
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
                                     SaveAutoGrades)
 
-# DeduplicateIds is the grader's: nbgrader's own zeroes a notebook in which a cell was pasted twice.
-c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
-                                      CheckCellMetadata]
+# RepairSlips repairs what students' slips do to a notebook (a cell pasted twice or split in two, lost
+# nbgrader metadata, a cell's type changed, deleted cells), by genedu.checks.submission, the code of the
+# students' own check, and says what it found at the top of the graded notebook (so in the feedback)
+# and in the log. DeduplicateIds is the grader's: nbgrader's own zeroes a notebook in which a cell was
+# pasted twice.
+c.Autograde.sanitize_preprocessors = [RepairSlips, ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.JudgedExecute.course_root = c.CourseDirectory.root
+c.RepairSlips.course_root = c.CourseDirectory.root
+c.RepairSlips.release_directory = c.CourseDirectory.release_directory
 # Every chapter's notebook runs in about 10 s on a 2-core CPU and its slowest cell in a few
 # seconds: a cell (or one call of a check) that runs for 60 s is stuck; it is interrupted and the
 # rest is graded. The whole notebook, cells and judgement, gets 3 minutes; past them, what is left

@@ -6,6 +6,9 @@
   cell's output: the check's message as an error (nbgrader scores the cell 0), or its passed lines.
   Test cells are judged after the whole notebook has run, so a test cell moved above its answer
   still finds it.
+- :class:`RepairSlips` repairs the slips students make in Jupyter (a pasted or split cell, lost
+  metadata, a changed cell type, a deleted cell: ``genedu.checks.submission``, the same code as the
+  students' own check) and writes what it found at the top of the graded notebook and into the log.
 - :class:`DeduplicateIds` fixes nbgrader's for a cell pasted twice (its copies lose their ids).
 - :class:`HideHiddenTraces` keeps hidden tests out of the feedback (with nbgrader's
   ``ClearHiddenTests``).
@@ -77,6 +80,39 @@ class JudgedExecute(NbGraderPreprocessor):
             session.close()
         self.log.info("judged %d test cells in %.1f s (%d restarts of the probe)", len(sources),
                       time.perf_counter() - clock, session.restarts)
+        return nb, resources
+
+
+class RepairSlips(NbGraderPreprocessor):
+    """The slips of ``genedu.checks.submission.repair``, repaired against the release of the notebook
+    (``<course_root>/<release_directory>/<assignment>/<notebook>.ipynb``); a Markdown cell at the top
+    of the notebook, and the log, say what was found and done. Notes that ``scripts/grade.py`` left
+    in the notebook's metadata (``submission.NOTES_KEY``: a renamed or unreadable file) are added to it."""
+
+    course_root = Unicode("", help="The nbgrader course directory.").tag(config=True)
+    release_directory = Unicode("notebooks", help="Where the released notebooks are, in the course directory."
+                                ).tag(config=True)
+
+    def preprocess(self, nb, resources: dict):
+        from grader.sandbox import submission_module
+        submission = submission_module()
+        info = resources.get("nbgrader", {})
+        name, notebook = info.get("assignment", ""), info.get("notebook", "")
+        release = os.path.join(self.course_root or os.getcwd(), self.release_directory, name, f"{notebook}.ipynb")
+        left = nb.get("metadata", {}).pop(submission.NOTES_KEY, {})
+        extra = list(left.get("notes", []))
+        if os.path.isfile(release):
+            import nbformat
+            findings = submission.repair(nb, submission.manifest(nbformat.read(release, as_version=4), notebook))
+        else:
+            self.log.warning("no release notebook at %s: the slips are not repaired", release)
+            findings = []
+        if left.get("blank"):  # the blank release stands in for a file that could not be graded
+            findings = [f for f in findings if f.slip != "unanswered"]
+        for line in extra + [f.line() for f in findings]:  # scripts/grade.py prints these lines
+            self.log.warning("repaired %s: %s", info.get("student", "?"), line)
+        if extra or findings:
+            nb.cells.insert(0, submission.notes_cell(nb, findings, extra))
         return nb, resources
 
 

@@ -73,6 +73,20 @@ def genedu_folder() -> Path:
     return Path(list(importlib.util.find_spec("genedu").submodule_search_locations)[0]).resolve()
 
 
+def submission_module():
+    """The installed ``genedu.checks.submission`` (the repair of students' slips, standard library
+    only), loaded from its file: importing it through genedu would import torch, which the grader's
+    process needs only later (and then in the background, while the probe runs the notebook)."""
+    import importlib.util
+    import sys
+    name = "genedu_submission"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, genedu_folder() / "checks" / "submission.py")
+        module = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _hidden(course_root: str) -> list[str]:
     roots = [course_root, os.path.expanduser("~"), str(GRADER.parent)]
     here = genedu_folder().parent  # the installed package's repository, when it is a course directory too

@@ -67,7 +67,7 @@ def stubbed_package(package: Path, references: list[str], cache: Path | None = N
         else:
             raise KeyError(f"{ref}: no module of {package} defines it")
     digest = hashlib.sha256(repr(sorted(by_module.items())).encode())
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json")):  # code, manifests
         digest.update(path.read_bytes())
     target = (cache or Path(tempfile.gettempdir())) / f"genedu-stubbed-{digest.hexdigest()[:16]}" / "genedu"
     if target.exists():

@@ -138,22 +138,60 @@ def autograde_group(course: Path, assignment: str, group: list[str], everyone: l
     return time.perf_counter() - start, log
 
 
-def rename_slips(course: Path, assignment: str) -> list[str]:
-    """Submissions whose notebook is not under the assignment's name but is the folder's only
-    notebook under another (a browser's ``ch01 (1).ipynb``, a learning-management system's prefix):
-    a copy under the expected name is graded (nbgrader would find no notebook and score 0). The
-    student's file is kept. Returns one line per copy made, for the log."""
+def prepare_submissions(course: Path, assignment: str) -> list[str]:
+    """Make every submission folder of ``assignment`` hold a notebook nbgrader can grade, under the
+    assignment's name, and leave a note for the grader's ``RepairSlips`` (which puts it at the top of
+    the graded notebook, so in the feedback) when the file was not that:
+
+    - the folder's only notebook under another name (a browser's ``ch01 (1).ipynb``, a
+      learning-management system's prefix) is graded under the assignment's name (a copy; the
+      student's file is kept);
+    - a file that is not a notebook (empty, not JSON: ``genedu.checks.submission.read_notebook``)
+      is kept as ``<name>.ipynb.unreadable`` and the blank release is graded in its place, as is the
+      blank release for a folder without any notebook: every exercise scores 0, and the feedback says
+      why (nbgrader would stop on the file and leave no feedback).
+
+    Several notebooks none of which has the assignment's name are left alone (which is which cannot
+    be guessed). Returns one line per change, for the log."""
+    sys.path.insert(0, str(ROOT))
+    from grader.sandbox import submission_module
+    submission = submission_module()
     expected = sorted(p.name for p in (course / "solutions" / assignment).glob("*.ipynb"))
-    if len(expected) != 1:  # several notebooks: which file is which cannot be guessed
+    release = course / "notebooks" / assignment / (expected[0] if expected else "")
+    if len(expected) != 1 or not release.is_file():  # several notebooks: which file is which cannot be guessed
         return []
     lines = []
+
+    def write(target: Path, nb: dict, note: str, blank: bool = False) -> None:
+        notes = nb.setdefault("metadata", {}).setdefault(submission.NOTES_KEY, {})
+        notes.setdefault("notes", []).append(note)
+        notes["blank"] = notes.get("blank", False) or blank
+        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        lines.append(f"{target.parent.parent.name}: {note}")
+
     for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
         target = folder / expected[0]
         found = [p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
-        if not target.exists() and len(found) == 1:
-            shutil.copyfile(found[0], target)
-            lines.append(f"{folder.parent.name}: graded {found[0].name!r} as {expected[0]!r} "
-                         "(the folder's only notebook, under another name)")
+        if not target.exists() and len(found) > 1:
+            continue
+        source = target if target.exists() else (found[0] if found else None)
+        if source is None:
+            others = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+            write(target, json.loads(release.read_text()), f"The submission holds no notebook (it holds: {others}); "
+                  "the blank exercise notebook was graded in its place, so every exercise scores 0.", blank=True)
+            continue
+        try:
+            nb = submission.read_notebook(source.read_bytes())
+        except submission.Unreadable as err:
+            kept = source.with_name(source.name + ".unreadable")
+            source.replace(kept)
+            write(target, json.loads(release.read_text()), f"The submitted file {source.name!r} could not be read: "
+                  f"{err} It is kept as {kept.name!r}; the blank exercise notebook was graded in its place, so "
+                  f"every exercise scores 0. {err.finding.fix}", blank=True)
+            continue
+        if source != target:
+            write(target, nb, f"The notebook was submitted as {source.name!r}; it is graded as {target.name!r} "
+                  "(the submission's only notebook).")
     return lines
 
 
@@ -165,7 +203,7 @@ def autograde(course: Path, assignment: str, students: list[str] | None = None, 
     student (a group's time shared out). ``extra``: more nbgrader arguments (e.g.
     ``--JudgedExecute.timeout=30``)."""
     ensure_assignment(course, assignment)
-    for line in rename_slips(course, assignment):
+    for line in prepare_submissions(course, assignment):
         print(line, file=sys.stderr)
     everyone = submitted_students(course, assignment)
     students = students or everyone
@@ -191,6 +229,9 @@ def autograde(course: Path, assignment: str, students: list[str] | None = None, 
             print(f"{student}: could not be graded ({reason.strip()}); scored 0", file=sys.stderr)
         elif not quiet:
             print(f"{student}: graded")
+        if not quiet:  # what RepairSlips found and did (grader/nbgrader_plugins.py)
+            for line in re.findall(rf"repaired {re.escape(student)}: (.+)$", logs[student], re.M):
+                print(f"  {line}")
     return seconds
 
 

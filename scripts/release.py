@@ -1,4 +1,5 @@
-"""Regenerate the assignments: solutions/*/*.py -> solutions/*/*.ipynb -> notebooks/*/*.ipynb.
+"""Regenerate the assignments: solutions/*/*.py -> solutions/*/*.ipynb -> notebooks/*/*.ipynb, and the
+release's manifest genedu/checks/manifests/*.json (for the students' check before they submit).
 
 The py:percent file is what authors edit (it diffs well); the .ipynb next to it is what
 nbgrader reads; the student version in notebooks/ is nbgrader's ``generate_assignment``
@@ -11,6 +12,7 @@ output. All three are committed, and the tests check they agree.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +59,17 @@ def generate(name: str, root: Path = ROOT) -> None:
                    env=nbgrader_env())
 
 
+def write_manifest(name: str) -> Path:
+    """genedu/checks/manifests/<name>.json: the release's nbgrader cells, for the students' own check
+    of a notebook before they submit it (``genedu.checks.submission``; the grader reads the release)."""
+    from genedu.checks import submission
+    release = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    path = submission.MANIFESTS / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(submission.manifest(release, name), indent=1, sort_keys=True) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="assignments (default: all)")
@@ -72,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: writing the source notebook and generating the release")
         write_source(name)
         generate(name)
+        write_manifest(name)
     return 0
 
 

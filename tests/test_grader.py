@@ -17,13 +17,17 @@ For each assignment, one batch of submissions is autograded:
   tests/test_grader_hostile.py) -> each attacked
   exercise scores 0 and every other keeps its marks, and nothing an attack sent ran in the grader;
   ``honest-habits``, the solutions with every honest habit of the corpus (``%%time``, prints,
-  magics, standard imports, helper classes, ...) -> full marks.
+  magics, standard imports, helper classes, ...), saved by an editor that drops the cells' metadata
+  -> full marks;
+- ``slips``: every other slip of scripts/slips.py in one notebook, under a browser's name -> full
+  marks, and the grader's notes on them at the top of the graded notebook.
 
 The batch is graded the way an instructor grades a class: scripts/grade.py (parallel over the cores,
 every submission in its own sandboxed probe, judged in the grader).
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -31,6 +35,7 @@ import grade
 import hostile
 import nbformat
 import pytest
+import slips
 from conftest import ROOT, assignments, grading_jobs, run_nbgrader
 from course import fill_answers, solved_answers
 
@@ -113,11 +118,17 @@ def graded(request, tmp_path_factory):
     for i, (what, content, zero, full) in enumerate(packed):
         attacks[f"attacks-{i}"] = (what, zero, full)
         students[f"attacks-{i}"] = nbformat.reads(content.decode(), as_version=4)
-    students["honest-habits"] = nbformat.reads(hostile.honest_notebook(release, source).decode(), as_version=4)
+    # the honest habits, in a notebook saved by an editor that drops every cell's metadata (VS Code)
+    habits = json.loads(hostile.honest_notebook(release, source).decode())
+    slips.vscode(habits, None)
+    students["honest-habits"] = habits
+    # every other slip of scripts/slips.py, in one notebook under a browser's name for it
+    students["slips"] = slips.packed(release, source)
+    file_names = {"slips": f"{name} (1).ipynb"}
     for student, nb in students.items():
-        path = course / "submitted" / student / name / f"{name}.ipynb"
+        path = course / "submitted" / student / name / file_names.get(student, f"{name}.ipynb")
         path.parent.mkdir(parents=True)
-        nbformat.write(nb, path)
+        path.write_bytes(slips.as_bytes(nb))
     hostile.PWNED.unlink(missing_ok=True)
     grade.autograde(course, name, quiet=True, jobs=grading_jobs())
 
@@ -129,8 +140,13 @@ def graded(request, tmp_path_factory):
             nb = gb.find_submission_notebook(name, name, student)
             scores[student] = {g.name: (g.score, g.max_score) for g in nb.grades}
     log = (course / ".nbgrader.log").read_text() if (course / ".nbgrader.log").exists() else ""
+    notes = {}
+    for student in students:
+        nb = json.loads((course / "autograded" / student / name / f"{name}.ipynb").read_text())
+        first = nb["cells"][0]
+        notes[student] = "".join(first["source"]) if "grader's notes" in "".join(first["source"]) else ""
     return dict(name=name, course=course, scores=scores, max_score=max_score, tested_by=tested_by,
-                log=log, attacks=attacks, pwned=hostile.PWNED.exists())
+                log=log, attacks=attacks, pwned=hostile.PWNED.exists(), notes=notes)
 
 
 def total(cells: dict) -> float:
@@ -175,6 +191,21 @@ def test_honest_habits_keep_full_marks(graded):
     helper classes with __repr__, `if __name__ == "__main__"`, reading and writing a file, ..."""
     scores = graded["scores"]["honest-habits"]
     assert total(scores) == graded["max_score"], scores
+
+
+def test_slips_keep_full_marks_and_are_noted(graded):
+    """The slips of scripts/slips.py, all in one notebook (saved by Colab under a browser's " (1)" name,
+    12 MB of outputs, a test cell pasted twice, an answer split mid-function, a test above its answer,
+    an answer that lost its metadata, a test left as Markdown, an answer rewritten in a new cell):
+    full marks, and the graded notebook (so the feedback) starts with the grader's notes on them. The
+    solutions get no notes."""
+    scores = graded["scores"]["slips"]
+    assert total(scores) == graded["max_score"], scores
+    notes = graded["notes"]["slips"]
+    for words in ("graded as", "MB of cell outputs", "split into two cells", "more than once", "submitted as"):
+        assert words in notes, f"the notes do not say {words!r}:\n{notes}"
+    assert "metadata" in graded["notes"]["honest-habits"]
+    assert graded["notes"]["solved"] == ""
 
 
 def test_every_graded_cell_has_points(graded):

@@ -35,6 +35,7 @@ from conftest import ROOT, assignments, grading_jobs, run_nbgrader
 
 import grade
 import hostile
+import slips
 
 sys.path.insert(0, str(ROOT))
 from grader import direct, sandbox, stubs, wire  # noqa: E402
@@ -70,6 +71,10 @@ def batch(tmp_path_factory):
                                honest=True))
     honest += [hostile.pasted_cells(release, source), hostile.renamed(name, release, source)]
     cases = hostile.hostile_cases(name, release, source, other) + honest
+    every = set(honest[0].full)  # the slips that leave nothing to grade: zero, never a crash, and a note why
+    cases += [hostile.Case("slip-empty-file", "an empty file (0 bytes)", b"", zero=every),
+              hostile.Case("slip-no-cells", "a notebook without cells", slips.as_bytes(
+                  dict(cells=[], metadata={}, nbformat=4, nbformat_minor=5)), zero=every)]
     hostile.write(course, name, cases)
     hostile.PWNED.unlink(missing_ok=True)
     os.environ[hostile.SECRET] = SECRET_VALUE  # the grader's environment holds a secret
@@ -201,6 +206,20 @@ def test_feedback_shows_verdicts_but_no_hidden_test(batch):
         "the feedback does not show why the wrong answer failed"
     mocked = page_text(course / "feedback" / "mock-checks-main" / name / f"{name}.html")
     assert "CheckFailed" in mocked
+
+
+def test_feedback_says_why_nothing_could_be_graded(batch):
+    """A file that is not a notebook, a folder without one, a notebook without cells: the feedback
+    exists, and its first lines (the grader's notes) say what was found."""
+    name, course = batch["name"], batch["course"]
+    for student, words in [("corrupted-json", "not valid JSON"), ("missing-notebook", "holds no notebook"),
+                           ("slip-empty-file", "The file is empty"), ("slip-no-cells", "None of this assignment")]:
+        page = course / "feedback" / student / name / f"{name}.html"
+        assert page.exists(), f"{student}: no feedback\n{batch['feedback_log'][-2000:]}"
+        text = page_text(page)
+        assert "The grader's notes on this notebook" in text and words in text, f"{student}: {text[:1500]}"
+        assert "NotImplementedError" not in text.split("Chapter 1 exercises")[0], \
+            f"{student}: the notes list the blank release's unanswered exercises"
 
 
 # --- the sandbox, without nbgrader -------------------------------------------------------------------
@@ -497,23 +516,43 @@ def test_direct_grading_matches_the_table(tmp_path):
     assert all(v.passed for v in verdicts.values()), {g: v.message for g, v in verdicts.items()}
 
 
-def test_a_misnamed_notebook_is_graded_under_its_name(tmp_path):
+def test_submissions_are_prepared_for_nbgrader(tmp_path):
     """scripts/grade.py grades a folder's only notebook under the assignment's name (a browser's
-    "ch01 (1).ipynb"), keeps the student's file, and guesses nothing when a folder holds several."""
+    "a (1).ipynb"), keeping the student's file; grades the blank release in place of a file that is
+    not a notebook (kept as .unreadable) or of a missing one, with a note that says why; and guesses
+    nothing when a folder holds several notebooks, none of them under the assignment's name."""
+    import json
+    notebook = dict(cells=[], metadata={}, nbformat=4, nbformat_minor=5)
     (tmp_path / "solutions" / "a").mkdir(parents=True)
     (tmp_path / "solutions" / "a" / "a.ipynb").write_text("{}")
-    folders = {s: tmp_path / "submitted" / s / "a" for s in ("renamed", "fine", "two", "none")}
+    (tmp_path / "notebooks" / "a").mkdir(parents=True)
+    (tmp_path / "notebooks" / "a" / "a.ipynb").write_text(json.dumps({**notebook, "metadata": {"release": 1}}))
+    folders = {s: tmp_path / "submitted" / s / "a" for s in ("renamed", "fine", "two", "none", "empty")}
     for folder in folders.values():
         folder.mkdir(parents=True)
-    (folders["renamed"] / "a (1).ipynb").write_text("renamed")
-    (folders["fine"] / "a.ipynb").write_text("fine")
+    (folders["renamed"] / "a (1).ipynb").write_text(json.dumps({**notebook, "metadata": {"mine": 1}}))
+    fine = json.dumps({**notebook, "metadata": {"fine": 1}})
+    (folders["fine"] / "a.ipynb").write_text(fine)
     (folders["fine"] / "a (1).ipynb").write_text("older copy")
     (folders["two"] / "x.ipynb").write_text("x")
     (folders["two"] / "y.ipynb").write_text("y")
     (folders["none"] / "notes.txt").write_text("no notebook")
-    lines = grade.rename_slips(tmp_path, "a")
-    assert len(lines) == 1 and lines[0].startswith("renamed:") and "'a (1).ipynb'" in lines[0], lines
-    assert (folders["renamed"] / "a.ipynb").read_text() == "renamed"
+    (folders["empty"] / "a.ipynb").write_text("")
+    lines = grade.prepare_submissions(tmp_path, "a")
+    assert [line.split(":")[0] for line in lines] == ["empty", "none", "renamed"], lines
+    assert "'a (1).ipynb'" in lines[2] and "The file is empty" in lines[0] and "notes.txt" in lines[1]
+
+    def notes(folder):
+        nb = json.loads((folder / "a.ipynb").read_text())
+        return nb["metadata"], nb["metadata"]["genedu_grader"]
+
+    meta, left = notes(folders["renamed"])
+    assert meta["mine"] == 1 and not left["blank"] and "submitted as 'a (1).ipynb'" in left["notes"][0]
     assert (folders["renamed"] / "a (1).ipynb").exists()
-    assert (folders["fine"] / "a.ipynb").read_text() == "fine"
-    assert not (folders["two"] / "a.ipynb").exists() and not (folders["none"] / "a.ipynb").exists()
+    for student in ("empty", "none"):
+        meta, left = notes(folders[student])
+        assert meta["release"] == 1 and left["blank"] and "every exercise scores 0" in left["notes"][0], student
+    assert (folders["empty"] / "a.ipynb.unreadable").read_text() == ""
+    assert (folders["fine"] / "a.ipynb").read_text() == fine
+    assert not (folders["two"] / "a.ipynb").exists()
+    assert grade.prepare_submissions(tmp_path, "a") == [], "a second run changes nothing"

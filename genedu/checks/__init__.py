@@ -7,7 +7,9 @@ shapes. A passing check prints one line; a failing one raises ``AssertionError``
 what is wrong and, when it recognises the mistake, why.
 
 One module per chapter (``ch01``, ``ch02``, ...); the notebooks import from those. The library
-never imports this package.
+never imports this package. ``submission`` is the check of a whole notebook file, before it is
+submitted (``check_submission``, the notebooks' last cell) and when it is graded (the grader's
+``RepairSlips``): the same repair of the slips students make in Jupyter.
 """
 from genedu.checks._core import CheckFailed
 from genedu.checks.ch01 import (
@@ -56,6 +58,7 @@ from genedu.checks.ch06 import (
     check_remedy_training,
     check_wasserstein_losses,
 )
+from genedu.checks.submission import check_submission  # noqa: F401 - the notebooks' last cell (not an exercise)
 from genedu.checks.ch07 import (
     check_cosine_beta_schedule,
     check_ddim_sample,

@@ -295,3 +295,18 @@ ax.legend(loc="lower left", fontsize=8);
 #    unlabelled data, and what is the resulting density of $x$?
 # 3. Logistic regression with features $(x_1, x_2, x_1^2, x_2^2, x_1 x_2)$ can draw the same conic
 #    boundary as the generative classifier. Can it then sample data?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch01_discriminative_vs_generative.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch01_discriminative_vs_generative.ipynb")

@@ -414,3 +414,18 @@ widgets.interpolation_explorer(decode_2d, z_a, z_b)
 #    sample a *new* digit from this autoencoder, and why is a uniform square a poor guess?
 # 3. With a latent size of 784 (no bottleneck), what can the autoencoder learn, and what would its codes be
 #    good for?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch02_autoencoders.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch02_autoencoders.ipynb")

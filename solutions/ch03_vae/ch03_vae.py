@@ -352,3 +352,18 @@ for k in (1, 5, 50):
 #    $q(z \mid x)$, and why do samples from the prior then look bad?
 # 3. $\mathcal L_k$ is a tighter bound, so why not train on it? (Burda et al. do, as the IWAE; Rainforth
 #    et al. 2018 show what it costs the encoder.)
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch03_vae.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch03_vae.ipynb")

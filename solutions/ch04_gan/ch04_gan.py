@@ -380,3 +380,18 @@ game_1d_frame({"x": grid, "log_p_data": log_p_data, "frames": [frame]});
 #    remedy of chapter 6 changes the divergence?
 # 3. Algorithm 1 updates the players in turn. What happens on the bilinear game $\min_x \max_y xy$
 #    with simultaneous updates (the book's figure), and with alternating ones?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch04_gan.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch04_gan.ipynb")

@@ -428,3 +428,18 @@ for what, images in batches.items():
 #    change it?
 # 3. The conditional discriminator sees the label as ten constant planes. What would it learn if it
 #    never saw the label, and what would the generator then do with $y$?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch05_dcgan.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch05_dcgan.ipynb")

@@ -289,3 +289,18 @@ else:
 # 4. Exercise 5's vanilla GAN collapses because its generator learns faster than its discriminator. Train it
 #    with `d_lr=RUN_LR` (equal rates) in the try-it cell, and longer: what changes in its samples, and what
 #    does that say about where collapse comes from?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch06_mode_collapse.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch06_mode_collapse.ipynb")

@@ -420,3 +420,18 @@ plot.image_grid(((digits + 1) / 2).clamp(0, 1), nrow=8, title="16 digits from th
 #    learn beyond that for the swiss roll?
 # 3. DDIM with $\eta = 0$ maps each $x_T$ to one $x_0$. What could you do with that map that you cannot do
 #    with DDPM (think of chapter 3's interpolations)?
+
+# %% [markdown]
+# ## Before you submit
+#
+# Save the notebook (Ctrl-S, or File > Save Notebook), then run the cell below. It reads the saved
+# file the way the grader does and says whether the notebook will grade as it stands, or what will
+# cost marks and how to fix it (an unanswered exercise, a deleted cell, an empty file). Slips the
+# grader repairs by itself (a cell pasted twice, an answer split in two, a file saved by another
+# editor) are listed too: they cost nothing. In a terminal the same check is
+# `python -m genedu.checks.submission ch07_diffusion.ipynb`.
+
+# %%
+from genedu.checks import check_submission
+
+check_submission("ch07_diffusion.ipynb")
