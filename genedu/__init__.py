@@ -20,6 +20,10 @@ One module per concept; later chapters build on earlier ones:
 - ``genedu.remedies`` mode-collapse remedies: Wasserstein loss + gradient penalty, unrolled GAN, packing (chapter 6)
 - ``genedu.diffusion`` noise schedules, q(x_t | x_0), the simple loss, DDPM and DDIM samplers (chapter 7)
 - ``genedu.denoisers`` noise-prediction networks: an MLP with a sinusoidal time embedding, a small U-Net (chapter 7)
+- ``genedu.autoregressive`` the chain rule on binary images: MADE's masks, PixelCNN's masked convolutions, exact
+                      log-likelihood in nats and bits per dimension, pixel-by-pixel sampling (chapter 8)
+- ``genedu.language_models`` character-level models of text: causal self-attention, a small Transformer, a GRU,
+                      sampling with temperature and top-k, perplexity (chapter 8)
 - ``genedu.metrics``  mode coverage (the VEEGAN/PacGAN protocol), distances between sample sets: MMD^2,
                       sliced Wasserstein (chapters 6-7)
 - ``genedu.plot``     figures and animations: 2D densities, image grids, latent views, GAN and diffusion views
@@ -39,8 +43,8 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "device", "seed_everything"]
 
 from genedu import (
-    checkpoints, classifier, data, dcgan, denoisers, density, diffusion, gan, gan_theory, losses, metrics, models, pca,
-    remedies, runtime, train,
+    autoregressive, checkpoints, classifier, data, dcgan, denoisers, density, diffusion, gan, gan_theory,
+    language_models, losses, metrics, models, pca, remedies, runtime, train,
 )
 
 

