@@ -5,6 +5,7 @@
     submitted/<student>/<assignment>/<assignment>.ipynb   collected submissions (git-ignored)
     downloaded/<assignment>/archive/                     an LMS's downloads, for nbgrader zip_collect
     autograded/, feedback/, gradebook.db                 grading state (git-ignored)
+    grader_notes/<assignment>/<student>.json             scripts/grade.py's notes for the grader (git-ignored)
 
 See book/instructors.md for the commands (scripts/grade.py wraps the ones that belong together).
 """

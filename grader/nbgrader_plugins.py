@@ -86,21 +86,25 @@ class JudgedExecute(NbGraderPreprocessor):
 class RepairSlips(NbGraderPreprocessor):
     """The slips of ``genedu.checks.submission.repair``, repaired against the release of the notebook
     (``<course_root>/<release_directory>/<assignment>/<notebook>.ipynb``); a Markdown cell at the top
-    of the notebook, and the log, say what was found and done. Notes that ``scripts/grade.py`` left
-    in the notebook's metadata (``submission.NOTES_KEY``: a renamed or unreadable file) are added to it."""
+    of the notebook, and the log, say what was found and done. The notes ``scripts/grade.py`` left for
+    this submission (a renamed or unreadable file: ``<course_root>/grader_notes/<assignment>/<student>.json``,
+    where students cannot write) are added to it."""
 
     course_root = Unicode("", help="The nbgrader course directory.").tag(config=True)
     release_directory = Unicode("notebooks", help="Where the released notebooks are, in the course directory."
                                 ).tag(config=True)
 
     def preprocess(self, nb, resources: dict):
+        import json
+
         from grader.sandbox import submission_module
         submission = submission_module()
         info = resources.get("nbgrader", {})
-        name, notebook = info.get("assignment", ""), info.get("notebook", "")
-        release = os.path.join(self.course_root or os.getcwd(), self.release_directory, name, f"{notebook}.ipynb")
-        left = nb.get("metadata", {}).pop(submission.NOTES_KEY, {})
-        extra = list(left.get("notes", []))
+        name, notebook, student = info.get("assignment", ""), info.get("notebook", ""), info.get("student", "?")
+        root = self.course_root or os.getcwd()
+        left = os.path.join(root, submission.NOTES_FOLDER, name, f"{student}.json")
+        left = json.loads(open(left).read()) if os.path.isfile(left) else {}
+        release = os.path.join(root, self.release_directory, name, f"{notebook}.ipynb")
         if os.path.isfile(release):
             import nbformat
             findings = submission.repair(nb, submission.manifest(nbformat.read(release, as_version=4), notebook))
@@ -109,8 +113,9 @@ class RepairSlips(NbGraderPreprocessor):
             findings = []
         if left.get("blank"):  # the blank release stands in for a file that could not be graded
             findings = [f for f in findings if f.slip != "unanswered"]
+        extra = [str(note) for note in left.get("notes", [])]
         for line in extra + [f.line() for f in findings]:  # scripts/grade.py prints these lines
-            self.log.warning("repaired %s: %s", info.get("student", "?"), line)
+            self.log.warning("repaired %s: %s", student, line)
         if extra or findings:
             nb.cells.insert(0, submission.notes_cell(nb, findings, extra))
         return nb, resources

@@ -21,7 +21,10 @@ participant id, which ``export --lms`` writes back).
 ``nbgrader autograde ASSIGNMENT --create --force`` per group (through ``grader/autograde.py``, which
 starts the first sandbox before nbgrader is imported), in parallel; each grades its
 students one after another, every submission in a sandboxed probe of its own (``grader/``, as
-``nbgrader_config.py`` configures), with one thread (``OMP_NUM_THREADS=1``). This script reads the
+``nbgrader_config.py`` configures), with one thread (``OMP_NUM_THREADS=1``). Before that, every
+submission folder is prepared (:func:`prepare_submissions`: a renamed, empty or unreadable notebook,
+with notes for the feedback); the grader's ``RepairSlips`` repairs the slips inside the notebooks
+and prints what it did under the student's line. This script reads the
 gradebook rather than nbgrader's exit status: a student whose grading failed (a locked database,
 an unreadable notebook) is retried alone once, then given zero for every cell of the notebook,
 with the reason in the log, so that the gradebook and the export always list the whole class.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import re
@@ -140,19 +144,23 @@ def autograde_group(course: Path, assignment: str, group: list[str], everyone: l
 
 def prepare_submissions(course: Path, assignment: str) -> list[str]:
     """Make every submission folder of ``assignment`` hold a notebook nbgrader can grade, under the
-    assignment's name, and leave a note for the grader's ``RepairSlips`` (which puts it at the top of
-    the graded notebook, so in the feedback) when the file was not that:
+    assignment's name, and leave notes for the grader's ``RepairSlips`` (which puts them at the top of
+    the graded notebook, so in the feedback) in ``<course>/grader_notes/<assignment>/<student>.json``,
+    where no student can write (notes found in a submission are ignored):
 
     - the folder's only notebook under another name (a browser's ``ch01 (1).ipynb``, a
       learning-management system's prefix) is graded under the assignment's name (a copy; the
       student's file is kept);
-    - a file that is not a notebook (empty, not JSON: ``genedu.checks.submission.read_notebook``)
-      is kept as ``<name>.ipynb.unreadable`` and the blank release is graded in its place, as is the
-      blank release for a folder without any notebook: every exercise scores 0, and the feedback says
-      why (nbgrader would stop on the file and leave no feedback).
+    - a notebook saved with a byte-order mark (some Windows editors) is rewritten without it;
+    - a file that is not a notebook (empty, not JSON: ``genedu.checks.submission.read_notebook``), or
+      a folder or link under the notebook's name, is kept as ``<name>.ipynb.unreadable`` and the
+      blank release is graded in its place, as is the blank release for a folder without any
+      notebook: every exercise scores 0, and the feedback says why (nbgrader would stop on the file
+      and leave no feedback).
 
     Several notebooks none of which has the assignment's name are left alone (which is which cannot
-    be guessed). Returns one line per change, for the log."""
+    be guessed); a folder that cannot be prepared is left as it is, with a line that says why.
+    Returns one line per change, for the log."""
     sys.path.insert(0, str(ROOT))
     from grader.sandbox import submission_module
     submission = submission_module()
@@ -160,39 +168,68 @@ def prepare_submissions(course: Path, assignment: str) -> list[str]:
     release = course / "notebooks" / assignment / (expected[0] if expected else "")
     if len(expected) != 1 or not release.is_file():  # several notebooks: which file is which cannot be guessed
         return []
+    notes_folder = course / submission.NOTES_FOLDER / assignment
     lines = []
-
-    def write(target: Path, nb: dict, note: str, blank: bool = False) -> None:
-        notes = nb.setdefault("metadata", {}).setdefault(submission.NOTES_KEY, {})
-        notes.setdefault("notes", []).append(note)
-        notes["blank"] = notes.get("blank", False) or blank
-        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-        lines.append(f"{target.parent.parent.name}: {note}")
-
     for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
-        target = folder / expected[0]
-        found = [p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
-        if not target.exists() and len(found) > 1:
-            continue
-        source = target if target.exists() else (found[0] if found else None)
-        if source is None:
-            others = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
-            write(target, json.loads(release.read_text()), f"The submission holds no notebook (it holds: {others}); "
-                  "the blank exercise notebook was graded in its place, so every exercise scores 0.", blank=True)
-            continue
+        student = folder.parent.name
+        notes_file = notes_folder / f"{student}.json"
+        notes: list[str] = []
         try:
-            nb = submission.read_notebook(source.read_bytes())
-        except submission.Unreadable as err:
-            kept = source.with_name(source.name + ".unreadable")
-            source.replace(kept)
-            write(target, json.loads(release.read_text()), f"The submitted file {source.name!r} could not be read: "
-                  f"{err} It is kept as {kept.name!r}; the blank exercise notebook was graded in its place, so "
-                  f"every exercise scores 0. {err.finding.fix}", blank=True)
+            blank = _prepare(folder / expected[0], release, submission, notes)
+            target = folder / expected[0]
+            graded = hashlib.sha256(target.read_bytes()).hexdigest() if target.is_file() else ""
+        except (OSError, ValueError) as err:
+            lines.append(f"{student}: could not be prepared for grading ({type(err).__name__}: {err}); left as it is")
             continue
-        if source != target:
-            write(target, nb, f"The notebook was submitted as {source.name!r}; it is graded as {target.name!r} "
-                  "(the submission's only notebook).")
+        if notes:
+            notes_folder.mkdir(parents=True, exist_ok=True)
+            notes_file.write_text(json.dumps(dict(notes=notes, blank=blank, graded=graded), indent=1) + "\n")
+            lines += [f"{student}: {note}" for note in notes]
+        elif notes_file.exists() and json.loads(notes_file.read_text()).get("graded") != graded:
+            notes_file.unlink()  # a new submission since: the old notes are not about it (a regrade keeps them)
     return lines
+
+
+def _prepare(target: Path, release: Path, submission, notes: list[str]) -> bool:
+    """Prepare one submission folder (see :func:`prepare_submissions`), appending its notes; returns
+    whether the blank release now stands in for the student's file."""
+    folder = target.parent
+    if not folder.is_dir() or folder.is_symlink():
+        raise ValueError("the submission is not a folder")
+    if (target.is_symlink() or target.exists()) and (target.is_symlink() or not target.is_file()):
+        kept = target.with_name(target.name + ".unreadable")
+        target.replace(kept)
+        notes.append(f"{target.name!r} was not a file (a folder or a link); it is kept as {kept.name!r}.")
+    found = [p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
+    if not target.exists() and len(found) > 1:
+        return False
+    source = target if target.exists() else (found[0] if found else None)
+    if source is None:
+        others = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
+        shutil.copyfile(release, target)
+        notes.append(f"The submission holds no notebook (it holds: {others}); the blank exercise notebook was "
+                     "graded in its place, so every exercise scores 0.")
+        return True
+    data = source.read_bytes()
+    try:
+        nb = submission.read_notebook(data)
+    except submission.Unreadable as err:
+        kept = source.with_name(source.name + ".unreadable")
+        source.replace(kept)
+        shutil.copyfile(release, target)
+        notes.append(f"The submitted file {source.name!r} could not be read: {err} It is kept as {kept.name!r}; "
+                     f"the blank exercise notebook was graded in its place, so every exercise scores 0. "
+                     f"{err.finding.fix}")
+        return True
+    if data.startswith(b"\xef\xbb\xbf"):  # nbformat cannot read a byte-order mark
+        target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        notes.append("The notebook was saved with a byte-order mark (by a Windows editor); it is read without it.")
+    elif source != target:
+        shutil.copyfile(source, target)
+    if source != target:
+        notes.append(f"The notebook was submitted as {source.name!r}; it is graded as {target.name!r} "
+                     "(the submission's only notebook).")
+    return False
 
 
 def autograde(course: Path, assignment: str, students: list[str] | None = None, jobs: int | None = None,

@@ -202,7 +202,8 @@ def test_slips_keep_full_marks_and_are_noted(graded):
     scores = graded["scores"]["slips"]
     assert total(scores) == graded["max_score"], scores
     notes = graded["notes"]["slips"]
-    for words in ("graded as", "MB of cell outputs", "split into two cells", "more than once", "submitted as"):
+    for words in ("submitted as", "MB of cell outputs", "joined into one cell", "judged once", "recognised by content",
+                  "graded as usual", "graded as in the exercise notebook"):
         assert words in notes, f"the notes do not say {words!r}:\n{notes}"
     assert "metadata" in graded["notes"]["honest-habits"]
     assert graded["notes"]["solved"] == ""

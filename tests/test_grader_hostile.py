@@ -518,19 +518,23 @@ def test_direct_grading_matches_the_table(tmp_path):
 
 def test_submissions_are_prepared_for_nbgrader(tmp_path):
     """scripts/grade.py grades a folder's only notebook under the assignment's name (a browser's
-    "a (1).ipynb"), keeping the student's file; grades the blank release in place of a file that is
-    not a notebook (kept as .unreadable) or of a missing one, with a note that says why; and guesses
-    nothing when a folder holds several notebooks, none of them under the assignment's name."""
+    "a (1).ipynb"), keeping the student's file; reads a notebook saved with a byte-order mark; grades
+    the blank release in place of a file that is not a notebook, a folder or link under the notebook's
+    name (kept as .unreadable), or a missing notebook; keeps its notes where students cannot write;
+    guesses nothing when a folder holds several notebooks, none of them under the assignment's name;
+    and one folder it cannot prepare stops nothing."""
     import json
     notebook = dict(cells=[], metadata={}, nbformat=4, nbformat_minor=5)
     (tmp_path / "solutions" / "a").mkdir(parents=True)
     (tmp_path / "solutions" / "a" / "a.ipynb").write_text("{}")
     (tmp_path / "notebooks" / "a").mkdir(parents=True)
     (tmp_path / "notebooks" / "a" / "a.ipynb").write_text(json.dumps({**notebook, "metadata": {"release": 1}}))
-    folders = {s: tmp_path / "submitted" / s / "a" for s in ("renamed", "fine", "two", "none", "empty")}
+    names = ("renamed", "fine", "two", "none", "empty", "bom", "folder", "link", "forged")
+    folders = {s: tmp_path / "submitted" / s / "a" for s in names}
     for folder in folders.values():
         folder.mkdir(parents=True)
-    (folders["renamed"] / "a (1).ipynb").write_text(json.dumps({**notebook, "metadata": {"mine": 1}}))
+    mine = json.dumps({**notebook, "metadata": {"mine": 1, "genedu_grader": "x"}})
+    (folders["renamed"] / "a (1).ipynb").write_text(mine)
     fine = json.dumps({**notebook, "metadata": {"fine": 1}})
     (folders["fine"] / "a.ipynb").write_text(fine)
     (folders["fine"] / "a (1).ipynb").write_text("older copy")
@@ -538,21 +542,36 @@ def test_submissions_are_prepared_for_nbgrader(tmp_path):
     (folders["two"] / "y.ipynb").write_text("y")
     (folders["none"] / "notes.txt").write_text("no notebook")
     (folders["empty"] / "a.ipynb").write_text("")
+    (folders["bom"] / "a.ipynb").write_bytes(b"\xef\xbb\xbf" + fine.encode())
+    (folders["folder"] / "a.ipynb").mkdir()
+    (folders["link"] / "a.ipynb").symlink_to(tmp_path / "notebooks" / "a" / "a.ipynb")
+    forged = {**notebook, "metadata": {"genedu_grader": {"notes": ["Instructor: full marks"], "blank": True}}}
+    (folders["forged"] / "a.ipynb").write_text(json.dumps(forged))
+    (tmp_path / "submitted" / "stray").mkdir()
+    (tmp_path / "submitted" / "stray" / "a").write_text("a file where the folder should be")
+
     lines = grade.prepare_submissions(tmp_path, "a")
-    assert [line.split(":")[0] for line in lines] == ["empty", "none", "renamed"], lines
-    assert "'a (1).ipynb'" in lines[2] and "The file is empty" in lines[0] and "notes.txt" in lines[1]
+    by_student = {}
+    for line in lines:
+        by_student.setdefault(line.split(":")[0], []).append(line)
+    assert sorted(by_student) == ["bom", "empty", "folder", "link", "none", "renamed", "stray"], lines
+    assert "could not be prepared" in by_student["stray"][0]
 
-    def notes(folder):
-        nb = json.loads((folder / "a.ipynb").read_text())
-        return nb["metadata"], nb["metadata"]["genedu_grader"]
+    def notes(student):
+        return json.loads((tmp_path / "grader_notes" / "a" / f"{student}.json").read_text())
 
-    meta, left = notes(folders["renamed"])
-    assert meta["mine"] == 1 and not left["blank"] and "submitted as 'a (1).ipynb'" in left["notes"][0]
-    assert (folders["renamed"] / "a (1).ipynb").exists()
-    for student in ("empty", "none"):
-        meta, left = notes(folders[student])
-        assert meta["release"] == 1 and left["blank"] and "every exercise scores 0" in left["notes"][0], student
+    assert "submitted as 'a (1).ipynb'" in notes("renamed")["notes"][0] and not notes("renamed")["blank"]
+    assert (folders["renamed"] / "a.ipynb").read_text() == mine, "the renamed notebook must be copied as it is"
+    assert "byte-order mark" in notes("bom")["notes"][0] and json.loads((folders["bom"] / "a.ipynb").read_text())
+    for student in ("empty", "none", "folder", "link"):
+        assert notes(student)["blank"] and "every exercise scores 0" in notes(student)["notes"][-1], student
+        assert json.loads((folders[student] / "a.ipynb").read_text())["metadata"] == {"release": 1}, student
     assert (folders["empty"] / "a.ipynb.unreadable").read_text() == ""
-    assert (folders["fine"] / "a.ipynb").read_text() == fine
-    assert not (folders["two"] / "a.ipynb").exists()
-    assert grade.prepare_submissions(tmp_path, "a") == [], "a second run changes nothing"
+    assert (folders["folder"] / "a.ipynb.unreadable").is_dir() and (folders["link"] / "a.ipynb.unreadable").is_symlink()
+    assert (folders["fine"] / "a.ipynb").read_text() == fine and not (folders["two"] / "a.ipynb").exists()
+    assert not (tmp_path / "grader_notes" / "a" / "forged.json").exists(), "a student's own notes are not the grader's"
+    assert grade.prepare_submissions(tmp_path, "a") == [by_student["stray"][0]], "a second run changes nothing"
+    assert "submitted as" in notes("renamed")["notes"][0], "a regrade must keep the notes"
+    (folders["renamed"] / "a.ipynb").write_text(fine)  # the student submits again, under the right name
+    grade.prepare_submissions(tmp_path, "a")
+    assert not (tmp_path / "grader_notes" / "a" / "renamed.json").exists(), "notes about an older submission"

@@ -55,15 +55,27 @@ def assert_graded_as_solved(nb, chapter, ordered=True):
     texts = [submission._norm(c["source"]) for c in nb["cells"]]
     twice = [t.splitlines()[0] for t in set(locked) if texts.count(t) != locked.count(t)]
     assert not twice, f"a locked or test cell is not there exactly once: {twice}"
+    nbformat.validate(nbformat.from_dict(copy.deepcopy(nb)))
     assert slips.final_definitions(nb) == slips.final_definitions(chapter["solved"]), \
         "running the repaired notebook's code does not define what the solutions define"
+
+
+# what the repair must say about each slip of scripts/slips.py
+FOUND = {"pasted-test": {"pasted"}, "split-answer": {"split-answer"}, "test-above-answer": {"test-above-answer"},
+         "toggled-answer": {"metadata-lost"}, "test-left-markdown": {"cell-type"},
+         "answer-moved": {"metadata-lost", "test-above-answer"},
+         "vscode": {"metadata-lost"}, "colab": set(), "big-outputs": {"large-outputs"}}
+
+
+def code_sources(nb) -> list[str]:
+    return [submission._text(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
 @pytest.mark.parametrize("slip", [s for s in slips.SLIPS if s not in ("test-above-answer", "answer-moved")])
 def test_each_slip_is_repaired(chapter, slip):
     nb = slips.slipped(chapter["release"], chapter["source"], slip)
-    assert nb != chapter["solved"]
     findings = submission.repair(nb, chapter["manifest"])
+    assert {f.slip for f in findings} == FOUND[slip], [f.line() for f in findings]
     assert not [f for f in findings if f.costs], [f.line() for f in findings]
     assert_graded_as_solved(nb, chapter)
 
@@ -71,12 +83,15 @@ def test_each_slip_is_repaired(chapter, slip):
 @pytest.mark.parametrize("slip", ["test-above-answer", "answer-moved"])
 def test_slips_that_move_cells_are_graded_in_place(chapter, slip):
     """A test above its answer is judged after the notebook has run; an answer in a new cell at the end
-    (its answer cell deleted) is recognised there: the cells stay where the student put them."""
+    (its answer cell deleted) is recognised there: the cells stay where the student put them, and only
+    the deleted answer cells come back (empty) to their places."""
     nb = slips.slipped(chapter["release"], chapter["source"], slip)
+    before = code_sources(nb)
     findings = submission.repair(nb, chapter["manifest"])
+    assert {f.slip for f in findings} == FOUND[slip], [f.line() for f in findings]
     assert not [f for f in findings if f.costs], [f.line() for f in findings]
     assert_graded_as_solved(nb, chapter, ordered=False)
-    assert {f.slip for f in findings} & {"test-above-answer", "metadata-lost"}
+    assert [src for src in code_sources(nb) if src in before] == before, "the student's cells moved or went"
 
 
 def test_the_packed_slips_are_repaired(chapter):
@@ -252,3 +267,76 @@ def test_honest_habits_saved_by_vscode_are_recognised(chapter):
     findings = submission.repair(nb, chapter["manifest"])
     assert [f.slip for f in findings] == ["metadata-lost"], [f.line() for f in findings]
     assert structure(nb) == structure(chapter["solved"])
+
+
+# --- honest notebooks the repair must leave as they are, and odd files ---------------------------------
+
+def first_answers(chapter) -> tuple[dict, dict, dict]:
+    nb = copy.deepcopy(chapter["solved"])
+    answers = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    return nb, answers[0], answers[1]
+
+
+def test_an_answer_written_in_another_exercises_cell_costs_nothing(chapter):
+    nb, one, two = first_answers(chapter)
+    one["source"] += "\n\n" + two["source"]
+    nb["cells"].remove(two)
+    findings = submission.repair(nb, chapter["manifest"])
+    assert [(f.slip, f.costs) for f in findings] == [("missing-answer", False)], [f.line() for f in findings]
+    assert "another cell defines" in findings[0].found
+    assert slips.final_definitions(nb) == slips.final_definitions(chapter["solved"])
+
+
+def test_a_stub_kept_above_its_answer_is_not_unanswered(chapter):
+    nb, one, _ = first_answers(chapter)
+    stub = next(e for e in chapter["manifest"]["cells"] if e["grade_id"] == one["metadata"]["nbgrader"]["grade_id"])
+    answer = dict(cell_type="code", id="mine", metadata={}, source=one["source"], outputs=[], execution_count=None)
+    one["source"] = stub["source"]
+    nb["cells"].insert(nb["cells"].index(one) + 1, answer)
+    assert submission.repair(nb, chapter["manifest"]) == []
+
+
+def test_an_indented_scratch_cell_after_an_answer_is_not_joined(chapter):
+    nb, one, _ = first_answers(chapter)
+    scratch = dict(cell_type="code", id="mine", metadata={}, source="    print('scratch')", outputs=[],
+                   execution_count=None)
+    nb["cells"].insert(nb["cells"].index(one) + 1, scratch)
+    before = code_sources(nb)
+    assert submission.repair(nb, chapter["manifest"]) == [] and code_sources(nb) == before
+
+
+def test_a_pasted_setup_cell_runs_twice_as_in_the_kernel(chapter):
+    nb = copy.deepcopy(chapter["solved"])
+    setup = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
+    nb["cells"].insert(nb["cells"].index(setup) + 1, copy.deepcopy(setup))
+    before = code_sources(nb)
+    findings = submission.repair(nb, chapter["manifest"])
+    assert [f.slip for f in findings] == ["pasted"] and "runs in order" in findings[0].done
+    assert code_sources(nb) == before
+    assert [g for g, _, _ in structure(nb)] == [g for g, _, _ in structure(chapter["solved"])]
+
+
+def test_odd_cells_do_not_crash_the_repair():
+    name = assignments()[0]
+    release = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    m = submission.manifest(release, name)
+    nb = json.loads(json.dumps(release))
+    nb["cells"] += ["a string", dict(cell_type="code", metadata=None, outputs=[]),
+                    dict(cell_type="code", metadata={"nbgrader": {"grade_id": 7}}, source=None),
+                    dict(cell_type="markdown", metadata=[], source=["a ", "list"])]
+    findings = submission.repair(nb, m)
+    assert {f.slip for f in findings} == {"unanswered"}
+    assert all(isinstance(c, dict) and isinstance(c["metadata"], dict) for c in nb["cells"])
+
+
+def test_the_repair_works_on_nbformat_nodes_too(chapter):
+    """The grader repairs nbformat's NotebookNode (the cells it inserts must be nodes, for nbgrader)."""
+    nb = nbformat.from_dict(dict(cells=[], metadata={}, nbformat=4, nbformat_minor=5))
+    submission.repair(nb, chapter["manifest"])
+    assert all(isinstance(c, nbformat.NotebookNode) and c.metadata.nbgrader.grade_id for c in nb.cells)
+    nbformat.validate(nb)
+
+
+def test_a_byte_order_mark_is_read():
+    nb = submission.read_notebook(b"\xef\xbb\xbf" + json.dumps(dict(cells=[], metadata={})).encode())
+    assert nb["cells"] == []

@@ -38,7 +38,8 @@ MANIFESTS = Path(__file__).resolve().parent / "manifests"
 STUB = "raise NotImplementedError()"     # what an unanswered answer cell still holds
 LARGE = 10 * 2 ** 20                     # stored outputs above this many bytes are worth a note
 NOTES_MARK = "genedu-grader-notes"       # the cell metadata key of the grader's notes cell
-NOTES_KEY = "genedu_grader"              # notebook metadata where scripts/grade.py leaves notes for the grader
+NOTES_FOLDER = "grader_notes"            # <course>/grader_notes/<assignment>/<student>.json: scripts/grade.py's
+                                         # notes for the grader (a renamed or unreadable file)
 
 
 @dataclass
@@ -75,12 +76,14 @@ def _norm(source) -> str:
 
 
 def _meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader")
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
     return meta if isinstance(meta, dict) else {}
 
 
 def _gid(cell) -> str | None:
-    return _meta(cell).get("grade_id")
+    gid = _meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
 
 
 def _role(meta: dict) -> str:
@@ -176,7 +179,7 @@ def read_notebook(data: bytes) -> dict:
     if not data.strip():
         raise Unreadable(f"The file is empty ({len(data)} bytes).", save)
     try:
-        nb = json.loads(data.decode("utf-8", errors="replace"))
+        nb = json.loads(data.decode("utf-8-sig", errors="replace"))  # a Windows editor's byte-order mark is fine
     except json.JSONDecodeError as err:
         raise Unreadable(f"The file is not a notebook: it is not valid JSON ({err.msg} at line {err.lineno}).",
                          save) from None
@@ -236,6 +239,13 @@ def _outputs_size(nb: dict) -> int:
     return sum(len(json.dumps(c.get("outputs", []))) for c in nb["cells"] if c.get("cell_type") == "code")
 
 
+def _defined_anywhere(cells: list, entry: dict) -> bool:
+    """Whether one of ``cells`` (code) defines a name the answer ``entry`` defines."""
+    names = set(entry.get("defines", []))
+    return bool(names) and any(c.get("cell_type") == "code" and names & defined_names(c.get("source", ""))
+                               and _meta(c).get("grade_id") != entry["grade_id"] for c in cells)
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -266,6 +276,12 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
     entries = manifest_["cells"]
     by_gid = {e["grade_id"]: e for e in entries}
     cells = nb["cells"]
+    cells[:] = [c for c in cells if isinstance(c, dict)]   # what a hand-edited file may hold
+    for cell in cells:
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = _like(nb, {})
+        if not isinstance(cell.get("source", ""), (str, list)):
+            cell["source"] = ""
     findings: list[Finding] = []
 
     size = _outputs_size(nb)
@@ -284,7 +300,8 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
     if toggled:
         findings.append(Finding("cell-type", f"{_cap(_names(toggled, manifest_))} had "
                                 f"{_verb(toggled, 'its type', 'their types')} changed (code to Markdown or back).",
-                                f"{_verb(toggled, 'It is', 'They are')} graded as the release's type of cell."))
+                                f"{_verb(toggled, 'It is', 'They are')} graded as in the exercise notebook "
+                                f"({', '.join(sorted({e['cell_type'] for e in toggled}))})."))
 
     # 2. cells without their nbgrader metadata, recognised by content
     present = {g for g in map(_gid, cells) if g in by_gid}
@@ -326,15 +343,14 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
     i = 0
     while i < len(cells) - 1:
         a, b = cells[i], cells[i + 1]
-        gids = {_gid(a), _gid(b)} - {None}
-        if (len(gids) == 1 and by_gid.get(next(iter(gids)), {}).get("role") == "answer"
+        gid = _gid(a)
+        first, second = _text(a.get("source", "")), _text(b.get("source", ""))
+        if (gid is not None and gid == _gid(b) and by_gid.get(gid, {}).get("role") == "answer"
                 and a.get("cell_type") == b.get("cell_type") == "code"
-                and not (_compiles(_text(a["source"])) and _compiles(_text(b["source"])))
-                and _compiles(_text(a["source"]) + "\n" + _text(b["source"]))):
-            keep = a if _gid(a) else b
-            keep["source"] = _text(a["source"]) + "\n" + _text(b["source"])
-            cells[i:i + 2] = [keep]
-            findings.append(Finding("split-answer", f"{_cap(_exercise(next(iter(gids)), manifest_))} was "
+                and not (_compiles(first) and _compiles(second)) and _compiles(first + "\n" + second)):
+            a["source"] = first + "\n" + second
+            del cells[i + 1]
+            findings.append(Finding("split-answer", f"{_cap(_exercise(gid, manifest_))} was "
                                     "split into two cells that are valid Python only together.",
                                     "They are joined into one cell and graded as one."))
             continue
@@ -350,19 +366,24 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
         if len(twins) < 2:
             continue
         pasted.append(by_gid[gid])
-        if by_gid[gid]["role"] == "answer":   # every copy runs; the last is the answer cell
+        if by_gid[gid]["role"] == "test":      # a test's copies only call its checks: one is judged
+            copies += twins[1:]
+        else:                                  # every copy runs, as in the kernel; the last one is graded
             for twin in twins[:-1]:
                 del twin["metadata"]["nbgrader"]
-        else:                                  # a locked cell: one copy is enough
-            copies += twins[1:]
     if copies:
         ids = {id(c) for c in copies}
         cells[:] = [c for c in cells if id(c) not in ids]
     if pasted:
+        tests = [e for e in pasted if e["role"] == "test"]
+        done = []
+        if tests:
+            done.append(f"{_verb(tests, 'The test is', 'Each test is')} judged once")
+        if len(tests) < len(pasted):
+            done.append("every copy of another cell runs in order, as in your kernel, and the last copy is graded")
         findings.append(Finding("pasted", f"{_cap(_names(pasted, manifest_))} "
                                 f"{_verb(pasted, 'appears', 'appear')} more than once (a cell copied and pasted).",
-                                "A locked cell is kept once; every copy of an answer runs in order, as in your "
-                                "kernel, and the last copy is graded as the answer cell."))
+                                _cap("; ".join(done)) + "."))
 
     # 5. cells that are not there
     position = {}
@@ -396,10 +417,15 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
         if kept:
             findings.append(Finding("missing-cell", f"{_cap(_names(kept, manifest_))} "
                                     f"{_verb(kept, 'was', 'were')} not in the notebook (deleted).",
-                                    f"{_verb(kept, 'It is', 'They are')} put back from the release and graded; "
-                                    "deleting a test cell neither gains nor costs marks."))
+                                    f"{_verb(kept, 'It is', 'They are')} put back from the exercise notebook; "
+                                    "deleting a read-only cell neither gains nor costs marks."))
         for entry in lost:
             names = " or ".join(f"`{n}`" for n in entry.get("defines", [])) or "the answer"
+            if _defined_anywhere(cells, entry):
+                findings.append(Finding("missing-answer", f"{_cap(_exercise(entry, manifest_))} is not in the "
+                                        f"notebook, but another cell defines {names}.",
+                                        "That definition is graded."))
+                continue
             findings.append(Finding("missing-answer", f"{_cap(_exercise(entry, manifest_))} is not in the "
                                     f"notebook, and no cell defines {names}.",
                                     "That exercise scores 0.", costs=True,
@@ -409,7 +435,8 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
     for entry in entries:
         if entry["role"] == "answer" and entry not in lost:
             cell = next(c for c in cells if _gid(c) == entry["grade_id"])
-            if STUB in _text(cell.get("source", "")) and "# YOUR CODE HERE" in _text(cell.get("source", "")):
+            if (STUB in _text(cell.get("source", "")) and "# YOUR CODE HERE" in _text(cell.get("source", ""))
+                    and not _defined_anywhere(cells[cells.index(cell) + 1:], entry)):
                 findings.append(Finding("unanswered", f"{_cap(_exercise(entry, manifest_))} is not written "
                                         "yet: its cell still raises NotImplementedError.",
                                         "That exercise scores 0.", costs=True))
@@ -426,8 +453,8 @@ def repair(nb: dict, manifest_: dict) -> list[Finding]:
                                 f"{_verb(moved, 'is above the answer it checks', 'are above the answers they check')}.",
                                 "The grader judges every test after the whole notebook has run, so "
                                 f"{_verb(moved, 'it is', 'they are')} graded as usual.",
-                                fix="Run from the top, a self-check above its answer fails until the answer has run: "
-                                "move it back below the answer."))
+                                fix="When you run the notebook from the top, a self-check above its answer fails "
+                                "because the answer has not run yet: move it back below its answer."))
     return findings
 
 
@@ -502,14 +529,13 @@ def report(path, assignment: str | None = None) -> tuple[bool, str]:
     costs = [f for f in findings if f.costs]
     head = f"{path.name}"
     if not costs:
-        lines = [f"{head}: this notebook will grade as it stands" +
-                 (" (every exercise is answered)." if name else ".")]
+        lines = [f"{head}: this notebook will grade as it stands."]
     else:
         lines = [f"{head}: {len(costs)} problem{'s' if len(costs) > 1 else ''} will cost marks:"]
     lines += [f"  - {f.line()}" for f in costs]
     notes = [f for f in findings if not f.costs]
     if notes:
-        lines.append("Slips the grader repairs (no marks lost):" if costs or notes else "")
+        lines.append("Slips the grader repairs (no marks lost):")
         lines += [f"  - {f.line()}" for f in notes]
     lines.append("(This checks the saved file: save the notebook first. Whether your answers are right is what "
                  "the exercises' self-checks tell you.)")
@@ -522,7 +548,8 @@ def check_submission(path: str | None = None, assignment: str | None = None) -> 
     with their own file name; the grader runs the same repair on the submission."""
     if path is None or not Path(path).is_file():
         where = Path.cwd()
-        print(f"check_submission: {path!r} is not a file in {where}. Save the notebook, then call "
+        what = "no file was named" if path is None else f"{str(path)!r} is not a file in {where}"
+        print(f"check_submission: {what}. Save the notebook, then call "
               "check_submission('NOTEBOOK.ipynb') with its file name (in Colab: File > Download > .ipynb, and "
               "run `python -m genedu.checks.submission NOTEBOOK.ipynb` where you saved it).")
         return False
