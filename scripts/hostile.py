@@ -428,34 +428,6 @@ def honest_notebook(release, source) -> bytes:
                                          for a in solved}))
 
 
-def pasted_cells(release, source) -> Case:
-    """The solutions with every answer cell and every test cell pasted below itself, the way
-    JupyterLab pastes a copied cell (the same nbgrader metadata, a new cell id): full marks."""
-    import copy
-    import uuid
-    solved, tests, graded = _setup(release, source)
-    nb = fill_answers(release, solved)
-    cells = []
-    for cell in nb.cells:
-        cells.append(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade")):
-            twin = copy.deepcopy(cell)
-            twin["id"] = uuid.uuid4().hex[:8]
-            cells.append(twin)
-    nb.cells = cells
-    return Case("slip-pasted-cells", "the solutions with every answer and test cell pasted twice (JupyterLab's paste)",
-                _bytes(nb), full=set(graded), below_max=False, honest=True)
-
-
-def renamed(name: str, release, source) -> Case:
-    """The solutions downloaded twice by a browser: ``<name> (1).ipynb`` (scripts/grade.py grades the
-    folder's only notebook under the expected name): full marks."""
-    solved, tests, graded = _setup(release, source)
-    return Case("slip-renamed", f"the solutions saved as `{name} (1).ipynb`", _bytes(fill_answers(release, solved)),
-                full=set(graded), below_max=False, honest=True, filename=f"{name} (1).ipynb")
-
-
 def write(course: Path, name: str, cases: list[Case]) -> None:
     """Write the cases as submissions of ``name`` in course directory ``course``."""
     for c in cases:

@@ -30,7 +30,12 @@ def _ids(seed: int = 0):
 
 
 def _plain(nb) -> dict:
-    return json.loads(json.dumps(nb))
+    """A copy of ``nb`` as plain dicts, every source a str (a saved file's sources are lists of lines)."""
+    nb = json.loads(json.dumps(nb))
+    for cell in nb["cells"]:
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return nb
 
 
 def _cells(nb, role):
@@ -151,12 +156,13 @@ def slipped(release, source, *names: str, seed: int = 0) -> dict:
     return nb
 
 
-def packed(release, source, seed: int = 0) -> dict:
+def packed(release, source, seed: int = 0, notebook=None) -> dict:
     """Every slip that can share a notebook, the per-exercise ones dealt out over the exercises: saved
     by Colab, with 12 MB of outputs, the first test pasted, and in turn each exercise's answer split,
     its test above it, its answer toggled (metadata lost), its test left as Markdown, its answer
-    moved to the end. Full marks."""
-    nb = _plain(fill_answers(release, solved_answers(source)))
+    moved to the end. Applied to the solutions, or to ``notebook`` (a submission of them, e.g. with
+    the honest habits of scripts/hostile.py). Full marks."""
+    nb = _plain(notebook if notebook is not None else fill_answers(release, solved_answers(source)))
     ids = _ids(seed)
     pairs = _tested(nb)
     for i, (answer, test) in enumerate(pairs):

@@ -17,10 +17,9 @@ For each assignment, one batch of submissions is autograded:
   tests/test_grader_hostile.py) -> each attacked
   exercise scores 0 and every other keeps its marks, and nothing an attack sent ran in the grader;
   ``honest-habits``, the solutions with every honest habit of the corpus (``%%time``, prints,
-  magics, standard imports, helper classes, ...), saved by an editor that drops the cells' metadata
-  -> full marks;
-- ``slips``: every other slip of scripts/slips.py in one notebook, under a browser's name -> full
-  marks, and the grader's notes on them at the top of the graded notebook.
+  magics, standard imports, helper classes, ...) and every slip of scripts/slips.py that can share a
+  notebook, under a browser's name -> full marks, and the grader's notes on the slips at the top of
+  the graded notebook; the first ``wrong-`` notebook is saved by VS Code (no cell metadata).
 
 The batch is graded the way an instructor grades a class: scripts/grade.py (parallel over the cores,
 every submission in its own sandboxed probe, judged in the grader).
@@ -118,13 +117,15 @@ def graded(request, tmp_path_factory):
     for i, (what, content, zero, full) in enumerate(packed):
         attacks[f"attacks-{i}"] = (what, zero, full)
         students[f"attacks-{i}"] = nbformat.reads(content.decode(), as_version=4)
-    # the honest habits, in a notebook saved by an editor that drops every cell's metadata (VS Code)
+    # the honest habits, with every slip of scripts/slips.py that can share a notebook, under a browser's
+    # name for it; the first exercise made wrong in a notebook saved by VS Code (every cell's metadata
+    # dropped): slips cost nothing, whatever the answers (no notebook added to the batch for them)
     habits = json.loads(hostile.honest_notebook(release, source).decode())
-    slips.vscode(habits, None)
-    students["honest-habits"] = habits
-    # every other slip of scripts/slips.py, in one notebook under a browser's name for it
-    students["slips"] = slips.packed(release, source)
-    file_names = {"slips": f"{name} (1).ipynb"}
+    students["honest-habits"] = slips.packed(release, source, notebook=habits)
+    first = f"wrong-{next(iter(tested_by))}"
+    students[first] = json.loads(json.dumps(students[first]))
+    slips.vscode(students[first], None)
+    file_names = {"honest-habits": f"{name} (1).ipynb"}
     for student, nb in students.items():
         path = course / "submitted" / student / name / file_names.get(student, f"{name}.ipynb")
         path.parent.mkdir(parents=True)
@@ -194,18 +195,19 @@ def test_honest_habits_keep_full_marks(graded):
 
 
 def test_slips_keep_full_marks_and_are_noted(graded):
-    """The slips of scripts/slips.py, all in one notebook (saved by Colab under a browser's " (1)" name,
-    12 MB of outputs, a test cell pasted twice, an answer split mid-function, a test above its answer,
-    an answer that lost its metadata, a test left as Markdown, an answer rewritten in a new cell):
-    full marks, and the graded notebook (so the feedback) starts with the grader's notes on them. The
-    solutions get no notes."""
-    scores = graded["scores"]["slips"]
-    assert total(scores) == graded["max_score"], scores
-    notes = graded["notes"]["slips"]
+    """The honest-habits notebook also holds the slips of scripts/slips.py (saved by Colab under a
+    browser's " (1)" name, 12 MB of outputs, a test cell pasted twice, an answer split mid-function, a
+    test above its answer, an answer that lost its metadata, a test left as Markdown, an answer
+    rewritten in a new cell): full marks (test_honest_habits_keep_full_marks), and the graded notebook
+    (so the feedback) starts with the grader's notes on them. The first wrong-answer notebook, saved
+    by VS Code, loses exactly its exercise's points (test_one_wrong_answer_loses_exactly_its_points)
+    and is noted. The solutions get no notes."""
+    notes = graded["notes"]["honest-habits"]
     for words in ("submitted as", "MB of cell outputs", "joined into one cell", "judged once", "recognised by content",
                   "graded as usual", "graded as in the exercise notebook"):
         assert words in notes, f"the notes do not say {words!r}:\n{notes}"
-    assert "metadata" in graded["notes"]["honest-habits"]
+    first = f"wrong-{next(iter(graded['tested_by']))}"
+    assert "lost the nbgrader metadata" in graded["notes"][first], graded["notes"][first]
     assert graded["notes"]["solved"] == ""
 
 

@@ -340,3 +340,14 @@ def test_the_repair_works_on_nbformat_nodes_too(chapter):
 def test_a_byte_order_mark_is_read():
     nb = submission.read_notebook(b"\xef\xbb\xbf" + json.dumps(dict(cells=[], metadata={})).encode())
     assert nb["cells"] == []
+
+
+def test_the_packed_slips_on_the_honest_habits_are_repaired(chapter):
+    """What test_grader.py grades: the honest corpus with the packed slips on top."""
+    import hostile
+    habits = json.loads(hostile.honest_notebook(chapter["release"], chapter["source"]).decode())
+    nb = slips.packed(chapter["release"], chapter["source"], notebook=habits)
+    findings = submission.repair(nb, chapter["manifest"])
+    assert not [f for f in findings if f.costs], [f.line() for f in findings]
+    assert {"large-outputs", "pasted", "split-answer", "metadata-lost"} <= {f.slip for f in findings}
+    assert sorted(structure(nb), key=str) == sorted(structure(chapter["solved"]), key=str)
