@@ -132,18 +132,18 @@ check_made_masks(made_masks, seed=103, n_inputs=20, hidden=(7, 5))
 # %% [markdown]
 # ### Try it: who depends on whom
 #
-# The gradient of each output with respect to each input of a small MADE built from your masks, for a random
-# ordering: reorder the rows and columns by the ordering and the dependencies form a strictly lower
+# Multiplying your masks counts the paths of kept weights from each input to each output of a small MADE, for a
+# random ordering. Reorder the rows and columns by the ordering and the dependencies form a strictly lower
 # triangle. That is the chain rule: the $i$-th factor conditions on the $i - 1$ variables before it.
 
 # %%
 D, order = 10, torch.randperm(10, generator=torch.Generator().manual_seed(1))
-small = ar.MADE((1, 1, D), hidden=(32, 32), ordering=order, masks=made_masks(D, (32, 32), order))
-jac = torch.autograd.functional.jacobian(lambda x: small(x.view(1, 1, 1, D)).flatten(), torch.rand(D)) != 0
+masks = made_masks(D, (32, 32), order)
+paths = (masks[2].float() @ masks[1].float() @ masks[0].float()) > 0     # (output, input)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
-axes[0].imshow(jac, cmap="Greys")
-axes[0].set(title="d output_i / d input_j != 0", xlabel="input j", ylabel="output i")
-axes[1].imshow(jac[order][:, order], cmap="Greys")
+axes[0].imshow(paths, cmap="Greys")
+axes[0].set(title="a path joins input j to output i", xlabel="input j", ylabel="output i")
+axes[1].imshow(paths[order][:, order], cmap="Greys")
 axes[1].set(title="rows and columns in the ordering", xlabel="input (by position)", ylabel="output (by position)")
 plt.tight_layout()
 
