@@ -214,7 +214,7 @@ def check_pixelcnn_mask(pixelcnn_mask, seed: int = 0, kernel_size: int = 5) -> N
                  "(and the centre, for B).")
 
 
-# --- 3. causal self-attention --------------------------------------------------------------------------------
+# --- 4. causal self-attention --------------------------------------------------------------------------------
 
 def _attention_weights(q: torch.Tensor, k: torch.Tensor, mask: str = "causal", scale: str = "sqrt",
                        dim: int = -1, renormalise: bool = True) -> torch.Tensor:
@@ -289,7 +289,7 @@ def check_causal_self_attention(causal_self_attention, seed: int = 0, batch: int
                  f"{(batch, heads, T, d)}; the future does not change the past.")
 
 
-# --- 4. bits per dimension -----------------------------------------------------------------------------------
+# --- 3. bits per dimension -----------------------------------------------------------------------------------
 
 def check_bits_per_dim(bits_per_dim, seed: int = 0, batch: int = 8, shape: tuple = (1, 6, 6), scale: float = 3.0) -> None:
     """Check ``bits_per_dim(logits, x) -> (B,)``: each example's negative log-likelihood under independent
@@ -331,7 +331,7 @@ def check_bits_per_dim(bits_per_dim, seed: int = 0, batch: int = 8, shape: tuple
     passed(name, f"matches -log2 p(x) / D for {batch} examples of shape {tuple(shape)} (D = {D}).")
 
 
-# --- 5. sampling with a temperature and top-k ----------------------------------------------------------------
+# --- 6. sampling with a temperature and top-k ----------------------------------------------------------------
 
 def _distribution(logits: torch.Tensor, temperature: float, top_k: int | None, multiply: bool = False,
                   k_shift: int = 0, dim: int = -1) -> torch.Tensor:
@@ -421,7 +421,7 @@ def check_sample_next_token(sample_next_token, seed: int = 0, vocab: int = 6, gr
                  f"(total variation at most {_tv(freq, expected):.3f}); seeded by the generator.")
 
 
-# --- 6. the log-likelihood of a sequence ---------------------------------------------------------------------
+# --- 5. the log-likelihood of a sequence ---------------------------------------------------------------------
 
 def _tiny_model(kind: str, vocab: int, seed: int):
     with torch.random.fork_rng():           # the module's own initialisation, leaving the caller's RNG as it was
@@ -472,7 +472,6 @@ def check_sequence_log_prob(sequence_log_prob, seed: int = 0, vocab: int = 3, le
          "with logits[:, :-1]."),
         (-expected, "the sign is flipped: return log p (a negative number), not the negative log-likelihood."),
         (expected / _LN2, "this is in bits: return the natural log (nats)."),
-        (expected / (length - 1), "this is the mean over positions: return the sum."),
     ]
     out = call(sequence_log_prob, name, (net, tokens.clone()), reference=_forbidden(_nll_ref))
     hints = {(B, length - 1): "that is one log-probability per position: sum them over positions, one number per sequence.",

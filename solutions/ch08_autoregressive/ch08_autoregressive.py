@@ -220,8 +220,8 @@ plt.axis("off");
 # Write `bits_per_dim(logits, x)` for logits and binary `x` of shape `(B, ...)`, returning `(B,)`: one value per
 # example, with $D$ = the number of values in one example. Work with the logits stably:
 # $\log \sigma(\ell)$ is `F.logsigmoid(l)` and $\log(1 - \sigma(\ell)) = \log \sigma(-\ell)$, or use
-# `F.binary_cross_entropy_with_logits(..., reduction="none")`; `torch.log(torch.sigmoid(l))` gives $-\infty$ once
-# $|\ell|$ is large.
+# `F.binary_cross_entropy_with_logits(..., reduction="none")`; `torch.log(1 - torch.sigmoid(l))` gives $-\infty$ in
+# float32 once $\ell$ is above about 17 (and `torch.log(torch.sigmoid(l))` once $\ell$ is far below 0).
 
 # %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def bits_per_dim(logits, x):
@@ -387,7 +387,8 @@ with torch.no_grad():
 #
 # Write `sample_next_token(logits, temperature=1.0, top_k=None, generator=None)` for logits `(B, V)`, returning
 # `(B,)` int64 token ids, one draw per row, with all randomness from `generator`
-# (`torch.multinomial(probs, 1, generator=generator)`). With `top_k=None` no token is excluded. The check
+# (`torch.multinomial(probs, 1, generator=generator)`). With `top_k=None` no token is excluded; you may assume
+# `temperature > 0` and `top_k <= V`. The check
 # draws thousands of tokens and compares their frequencies with the distribution they should follow.
 
 # %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
