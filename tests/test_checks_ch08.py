@@ -452,3 +452,12 @@ def test_reference_guard(check, reference):
         check_sequence_log_prob: lambda m, t: -lm.nll(m, t) * (t.shape[1] - 1) + 0 * t[:, 0],
     }
     _fails(check, cheats[check], "genedu's reference implementation")
+
+
+def test_pixelcnn_mask_empty_centre_row_is_named():
+    def answer(k, t):
+        m = pm_ref(k, t)
+        m[k // 2, : k // 2] = 0
+        m[k // 2, k // 2] = 0
+        return m
+    _fails(check_pixelcnn_mask, answer, "the centre row is empty")

@@ -168,13 +168,13 @@ def check_made_masks(made_masks, seed: int = 0, n_inputs: int = 12, hidden: tupl
 
 def _kernel_mask(k: int, mask_type: str, center_row: str = "left", rows: str = "above") -> torch.Tensor:
     """A k x k mask written with loops: rows above the centre (or below), the centre row's left part (or its
-    right part, or all of it), and the centre for type B."""
+    right part, all of it, or none), and the centre for type B."""
     c = k // 2
     m = torch.zeros(k, k)
     for r in range(k):
         for s in range(k):
             above = r < c if rows == "above" else r > c
-            side = {"left": s < c, "right": s > c, "all": s != c}[center_row]
+            side = {"left": s < c, "right": s > c, "all": s != c, "none": False}[center_row]
             if above or (r == c and side) or (r == c and s == c and mask_type == "B"):
                 m[r, s] = 1.0
     return m
@@ -199,9 +199,8 @@ def check_pixelcnn_mask(pixelcnn_mask, seed: int = 0, kernel_size: int = 5) -> N
                                                "above come earlier."),
             (_kernel_mask(k, t).T.contiguous(), "the mask is transposed (columns for rows): mask[row, column] keeps "
                                                 "the rows above the centre and, on the centre row, the columns left of it."),
-            (_kernel_mask(k, t, center_row="left") * torch.tensor([[1.0] * k if r < k // 2 else [0.0] * k
-                                                                   for r in range(k)]),
-             "the centre row is empty: the pixels to the left of the centre on the same row come earlier too."),
+            (_kernel_mask(k, "A", center_row="none"), "the centre row is empty: the pixels to the left of the "
+                                                       "centre on the same row come earlier too."),
             (torch.ones(k, k), "nothing is masked."),
         ]
         out = call(pixelcnn_mask, name, (k, t), reference=_forbidden(_pixelcnn_mask_ref))
