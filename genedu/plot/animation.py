@@ -38,8 +38,21 @@ def _self_contained(html: str) -> str:
     return html
 
 
+_PLAYER = re.compile(r"(\b(anim\w+) = new Animation\([^;]*\);)")
+
+
+def _show_frame(html: str, frame: int) -> str:
+    """The player's HTML with ``frame`` shown first (matplotlib's player starts at frame 0)."""
+    if frame == 0:
+        return html
+    html, found = _PLAYER.subn(lambda m: f"{m.group(1)}\n        {m.group(2)}.set_frame({frame});", html)
+    if found != 1:  # matplotlib changed its player: fail loudly rather than show the wrong frame
+        raise RuntimeError("animate: could not find matplotlib's player in to_jshtml's output")
+    return html
+
+
 def animate(fig: plt.Figure, draw: Callable[[int], object], frames: int, interval: int = 150,
-            dpi: int = 80, loop: bool = True) -> HTML:
+            dpi: int = 80, loop: bool = True, poster: int = 0) -> HTML:
     """Render ``draw(0), ..., draw(frames - 1)`` on ``fig`` as an HTML player with a scrub bar.
 
     Args:
@@ -49,6 +62,9 @@ def animate(fig: plt.Figure, draw: Callable[[int], object], frames: int, interva
         interval: milliseconds between frames when playing (default 150).
         dpi: resolution of the embedded frames (default 80; each frame is a PNG in the page).
         loop: whether the player starts in loop mode (default True) or stops at the end.
+        poster: the frame the player shows before the reader presses play, and the one a printed
+            page or a screenshot shows (default 0, the first; -1 is the last: for a training run or a
+            sampler whose first frame is noise or a blank grid).
 
     Returns:
         an ``IPython.display.HTML`` object; display it as the last expression of a cell.
@@ -60,6 +76,8 @@ def animate(fig: plt.Figure, draw: Callable[[int], object], frames: int, interva
     frames = v.positive_int(frames, "frames")
     interval = v.positive_int(interval, "interval")
     dpi = v.positive_int(dpi, "dpi")
+    if isinstance(poster, bool) or not isinstance(poster, int) or not -frames <= poster < frames:
+        raise ValueError(f"poster must be a frame index in [-{frames}, {frames - 1}], got {poster!r}")
     old_dpi = fig.get_dpi()
     fig.set_dpi(dpi)
     try:
@@ -68,4 +86,4 @@ def animate(fig: plt.Figure, draw: Callable[[int], object], frames: int, interva
     finally:
         fig.set_dpi(old_dpi)
         plt.close(fig)
-    return HTML(_self_contained(html))
+    return HTML(_show_frame(_self_contained(html), poster % frames))
