@@ -19,8 +19,8 @@
   widget manager would come from a CDN, and the widget would not work without a kernel anyway.
   Use ``genedu.plot.animate`` for explorations and ``progress=False`` for training loops.
 - ``book/_static`` (the book's stylesheet ``course.css``) is served with the book.
-- The execution table of the Build status page says "ok"/"failed" rather than emoji (which need a
-  font many machines lack).
+- The execution table of the Build status page says "ran"/"failed" rather than emoji (which need a
+  font many machines lack), and marks a run time over the 60 s page budget as such.
 """
 from __future__ import annotations
 
@@ -119,15 +119,28 @@ def strip_cdn_scripts(app: Sphinx, pagename: str, templatename: str, context: di
                        "genedu.plot.animate player instead.", location=pagename, type="course", subtype="widgets")
 
 
+PAGE_BUDGET_S = 60  # seconds a page may take to execute (book/build_status.md)
+
+
+def run_time(seconds: float | None) -> str:
+    """The execution table's run time: "-" for a page not executed, and a page over the budget said so."""
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}" + (f" (over the {PAGE_BUDGET_S} s budget)" if seconds > PAGE_BUDGET_S else "")
+
+
 def plain_status_words() -> None:
     """The {nb-exec-table} (book/build_status.md) marks each page's status with an emoji, which
     shows as an empty box where no emoji font is installed (Debian's Chromium, many classroom
-    PCs): use words."""
+    PCs): use words. Its status says whether the page ran without error, not whether it kept to
+    the budget; the run time column says that."""
     try:
         from myst_nb.ext import execution_tables
     except ImportError:
         return
-    execution_tables._key2transform["succeeded"] = lambda ok: "ok" if ok is True else "failed"
+    execution_tables._key2header["succeeded"] = "Executed"
+    execution_tables._key2transform["succeeded"] = lambda ok: "ran" if ok is True else "failed"
+    execution_tables._key2transform["runtime"] = run_time
 
 
 def setup(app: Sphinx) -> dict:
