@@ -14,7 +14,9 @@ fails when it has
 - an image that did not load (``naturalWidth == 0``);
 - math that did not render: Sphinx's math elements without MathJax output next to them, a MathJax
   error, or raw TeX (``$$``, ``\\(``, ``\\[``, ``\\begin{``, ``$x^2$``) left in the visible text
-  outside code blocks.
+  outside code blocks;
+- code, an output, a display equation or a table wider than its box (a line the reader has to
+  scroll sideways to see, at the default 1280-pixel window).
 
 A full-page screenshot of each page is saved (``_build/screenshots/<page>.png`` by default): look
 at them. Chromium is Debian's (``apt-get install chromium``), driven by pip's ``playwright`` with
@@ -78,6 +80,22 @@ _BROKEN_IMAGES_JS = """async () => {
   images.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
   await Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; setTimeout(r, 5000); })));
   return images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src') || '(no src)');
+}"""
+
+# Code, outputs, display math and tables wider than their box: what a reader must scroll sideways
+# to see. Each entry: "kind scroll-width>box-width: the start of its text".
+_OVERFLOW_JS = """() => {
+  const out = [];
+  const boxes = 'div.highlight pre, .cell_output pre, .output pre, div.math, mjx-container[display="true"], table';
+  for (const e of document.querySelectorAll(boxes)) {
+    if (e.scrollWidth <= e.clientWidth + 2) continue;
+    if (e.tagName === 'MJX-CONTAINER' && e.closest('div.math')) continue;  // reported once, as its div
+    const kind = e.closest('.cell_output, .output') ? 'output' : e.closest('div.highlight') ? 'code'
+               : e.tagName === 'TABLE' ? 'table' : 'math';
+    const text = (e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 70);
+    out.push(`${kind} ${e.scrollWidth}>${e.clientWidth} px: ${text}`);
+  }
+  return out;
 }"""
 
 # Raw TeX that a reader would see: display delimiters, \( \[ \begin, or $...$ holding a TeX command.
@@ -187,6 +205,7 @@ def check_page(context, base: str, page: str, screenshots: Path | None, blocked:
             report.problems.append(f"{math['unrendered']} of {math['sphinx_math']} math elements not rendered")
         report.problems += [f"MathJax error: {e}" for e in math["errors"]]
         report.problems += raw_tex(tab.evaluate(_VISIBLE_TEXT_JS))
+        report.problems += [f"wider than its box (scrolls sideways): {o}" for o in tab.evaluate(_OVERFLOW_JS)]
         tab.wait_for_timeout(100)  # let late console messages arrive
         if screenshots is not None:
             shot = screenshots / (page.removesuffix(".html").replace("/", "__") + ".png")

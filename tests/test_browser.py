@@ -61,6 +61,13 @@ def site(tmp_path_factory) -> Path:
         "broken_image.html": page("<p>text</p><img src='missing.png' alt='missing'>"),
         "raw_tex.html": page("<p>The bound</p><p>$$\\log p(x) \\ge \\mathrm{ELBO}$$</p>"),
         "unrendered_math.html": page("<div class='math notranslate nohighlight'>\\[x^2\\]</div>"),
+        # a code line and a display equation wider than their 300-pixel column (the theme scrolls
+        # such boxes sideways; what is past the edge is hidden until the reader scrolls)
+        "wide_code.html": page("<div style='width:300px'><div class='highlight'><pre style='overflow-x:auto'>"
+                               + "x = 1  # " + "a long comment " * 12 + "</pre></div></div>"),
+        "wide_math.html": page("<div style='width:300px'><div class='math notranslate nohighlight' "
+                               "style='overflow-x:auto'>\\[" + " + ".join(f"x_{{{i}}}^2" for i in range(40))
+                               + "\\]</div></div>", MATHJAX),
         "index.html": '<meta http-equiv="Refresh" content="0; url=clean.html" />',
         "_static/theme.html": page("<script>undefined_function();</script>"),  # not a page: skipped
     }
@@ -78,7 +85,8 @@ def reports(site, tmp_path_factory) -> dict[str, check_browser.PageReport]:
 
 def test_every_page_is_checked_and_theme_files_are_not(reports):
     assert sorted(reports) == ["broken_image.html", "cdn.html", "clean.html", "console_error.html", "index.html",
-                               "js_error.html", "raw_tex.html", "unrendered_math.html"]
+                               "js_error.html", "raw_tex.html", "unrendered_math.html", "wide_code.html",
+                               "wide_math.html"]
 
 
 def test_clean_page_passes_with_math_rendered_and_a_screenshot(reports):
@@ -130,10 +138,18 @@ def test_each_defective_page_fails_only_for_its_own_defect(reports):
     expected = {"js_error.html": ("JavaScript exception",), "console_error.html": ("console error",),
                 "cdn.html": ("request to another host",),
                 "broken_image.html": ("image did not load", "HTTP 404", "console error: Failed to load resource"),
-                "raw_tex.html": ("raw TeX",), "unrendered_math.html": ("math elements not rendered", "raw TeX")}
+                "raw_tex.html": ("raw TeX",), "unrendered_math.html": ("math elements not rendered", "raw TeX"),
+                "wide_code.html": ("wider than its box",), "wide_math.html": ("wider than its box",)}
     for name, words in expected.items():
         unrelated = [p for p in reports[name].problems if not any(w in p for w in words)]
         assert not unrelated, f"{name}: {unrelated}"
+
+
+def test_code_and_math_wider_than_their_box_are_flagged(reports):
+    code, math = reports["wide_code.html"].problems, reports["wide_math.html"].problems
+    assert any("wider than its box" in p and "code" in p and "a long comment" in p for p in code), code
+    assert sum("wider than its box" in p for p in math) == 1 and "math" in math[0], math
+    assert reports["wide_math.html"].math_rendered == 1  # rendered, and still too wide
 
 
 def test_raw_tex_patterns():
@@ -177,3 +193,35 @@ def test_animation_player_works_offline_without_a_kernel(tmp_path):
             browser.close()
     finally:
         server.shutdown()
+
+
+def test_animation_poster_frame_is_shown_first(tmp_path):
+    """animate(poster=-1) opens the player on its last frame (the first one of a training run is a
+    blank grid), with the scrub bar there too; the default opens it on frame 0."""
+    import matplotlib.pyplot as plt
+    from playwright.sync_api import sync_playwright
+
+    from genedu.plot import animate
+
+    def player(poster):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        return animate(fig, lambda i: (ax.clear(), ax.plot([0, 1], [0, i])), frames=4, dpi=40, poster=poster).data
+
+    (tmp_path / "first.html").write_text(page(player(0)))
+    (tmp_path / "last.html").write_text(page(player(-1)))
+    server, base = check_browser.serve(tmp_path)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM)
+            tab = browser.new_page()
+            shown = {}
+            for name in ("first", "last"):
+                tab.goto(base + f"{name}.html")
+                tab.wait_for_function("document.querySelector('.animation img').src.startsWith('data:')")
+                shown[name] = tab.eval_on_selector("input[type=range]", "r => Number(r.value)")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert shown == {"first": 0, "last": 3}
+    with pytest.raises(ValueError, match="poster"):
+        player(4)
