@@ -214,3 +214,19 @@ def test_hidden_is_a_sequence_of_widths_with_a_clear_error_for_an_int(build):
         build(64)
     with pytest.raises(ValueError, match=r"hidden\[i\]"):
         build((64, 0))
+
+
+def test_loss_curves_labels_name_the_legend_entries_and_must_match_the_keys():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from genedu.plot import figures
+    history = {"epoch_loss": [3.0, 2.0], "kl": [1.0, 0.5]}
+    ax = figures.loss_curves(history, keys=("epoch_loss", "kl"), labels=("negative ELBO", "KL"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["negative ELBO", "KL"]
+    assert list(ax.get_lines()[1].get_ydata()) == [1.0, 0.5]
+    ax = figures.loss_curves(history, keys=("epoch_loss", "kl"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["epoch_loss", "kl"]
+    with pytest.raises(ValueError, match="labels"):
+        figures.loss_curves(history, keys=("epoch_loss", "kl"), labels=("one",))
+    plt.close("all")

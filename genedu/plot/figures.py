@@ -319,7 +319,8 @@ def interpolation(decode: Callable[[torch.Tensor], torch.Tensor], z_start: torch
 
 
 def loss_curves(history: dict[str, list[float]], keys: Sequence[str] = ("epoch_loss",), ax=None,
-                title: str | None = None, ylabel: str = "loss") -> plt.Axes:
+                title: str | None = None, ylabel: str = "loss",
+                labels: Sequence[str] | None = None) -> plt.Axes:
     """Per-epoch curves of a training history from :func:`genedu.train.train`.
 
     Args:
@@ -328,15 +329,20 @@ def loss_curves(history: dict[str, list[float]], keys: Sequence[str] = ("epoch_l
         ax: the Axes to draw on (default: a new figure).
         title: the Axes title.
         ylabel: the y-axis label (default "loss").
+        labels: the legend entry of each key, in words or mathtext (default: the keys).
 
     Returns:
         the Axes.
     """
     ax = _axes(ax)
-    for key in keys:
+    keys = list(keys)
+    labels = keys if labels is None else list(labels)
+    if len(labels) != len(keys):
+        raise ValueError(f"labels must have one entry per key ({len(keys)}), got {len(labels)}")
+    for key, label in zip(keys, labels):
         if key not in history:
             raise ValueError(f"history has no {key!r}; it has {sorted(history)}")
-        ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
+        ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     if len(keys) > 1:
