@@ -22,6 +22,8 @@ trapezoidal rule on a 1-D grid. The densities of the examples (``normal_log_dens
 - :func:`game_1d`                 the 1D game on ``genedu.data.gaussian_1d``, its players from
   ``genedu.gan.mlp_players``, trained with ``genedu.gan.train_gan``
 - :func:`bilinear_game`           gradient play on min_x max_y xy: why a saddle point search can diverge
+- :func:`gaussian_generator_gradients`  the generator's gradients against a fixed optimal discriminator,
+  next to the gradients of the divergences they follow (2 JSD; KL(p_g || p_data) - 2 JSD)
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ from genedu.data import gaussian_1d
 from genedu.density import kde_log_density, normal_log_density
 from genedu.gan import mlp_players, train_gan
 
-__all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "game_1d", "bilinear_game"]
+__all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "game_1d", "bilinear_game",
+           "gaussian_generator_gradients"]
 
 LogDensity = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -271,3 +274,76 @@ def bilinear_game(steps: int = 100, lr: float = 0.1, start: tuple[float, float] 
             x, y = x - lr * y, y + lr * x
         path.append((x, y))
     return torch.tensor(path, dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------------------------------
+# which divergence each generator loss follows (Arjovsky & Bottou, 2017)
+# --------------------------------------------------------------------------------------------------
+
+def _normal_log_pdf(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """log N(x; mean, std^2), differentiable in mean and std (tensors or floats)."""
+    return -0.5 * ((x - mean) / std) ** 2 - torch.log(torch.as_tensor(std, dtype=x.dtype)) - 0.5 * math.log(2 * math.pi)
+
+
+def gaussian_generator_gradients(mu: float, sigma: float, data_mean: float = 2.0, data_std: float = 0.5,
+                                 n_grid: int = 8001, width: float = 12.0) -> dict[str, torch.Tensor]:
+    """The gradients of both generator losses against the optimal discriminator, and of the divergences
+    they follow, for the generator G(z) = mu + sigma z, z ~ N(0, 1) (so p_g = N(mu, sigma^2)) and
+    p_data = N(data_mean, data_std^2). All gradients are taken with respect to theta = (mu, sigma) at the
+    given point theta_0, with the discriminator D* = p_data / (p_data + p_g_theta_0) held fixed.
+
+    With that discriminator (Arjovsky & Bottou, 2017, Theorem 2.5 and the envelope argument before it):
+
+    - the minimax (saturating) loss:  E_z grad log(1 - D*(G(z)))  = grad 2 JSD(p_data || p_g);
+    - the non-saturating loss:        E_z grad -log D*(G(z))      = grad [KL(p_g || p_data) - 2 JSD].
+
+    The expectations over z are integrals against the N(0, 1) density, on a grid of ``n_grid`` points
+    of z in [-width, width] (trapezoidal rule); KL between two Gaussians is in closed form; the JSD is
+    :func:`jensen_shannon` on a grid of x covering both densities. Every gradient is computed by
+    autograd, in float64.
+
+    Args:
+        mu: the generator's mean (theta_0's first entry).
+        sigma: the generator's standard deviation, > 0 (theta_0's second entry).
+        data_mean: the data's mean (default 2).
+        data_std: the data's standard deviation, > 0 (default 0.5).
+        n_grid: grid points of the integrals (default 8001).
+        width: half-width of the z grid, in standard deviations; the x grid spans ``width`` standard
+            deviations of both densities (default 12).
+
+    Returns:
+        a dict of (2,) float64 tensors (d/d mu, d/d sigma): "saturating", "two_jsd", "non_saturating",
+        "kl_minus_two_jsd", and "reverse_kl" (the gradient of KL(p_g || p_data) alone).
+    """
+    mu, data_mean = float(mu), float(data_mean)
+    sigma, data_std = v.positive_float(sigma, "sigma"), v.positive_float(data_std, "data_std")
+    n_grid = v.positive_int(n_grid, "n_grid", minimum=3)
+    width = v.positive_float(width, "width")
+    dt = torch.float64
+
+    # D* of theta_0, fixed: log D* = -softplus(log p_g0 - log p_data), log(1 - D*) = -softplus(-(...))
+    def log_ratio(x):                                   # log p_g0(x) - log p_data(x)
+        return _normal_log_pdf(x, mu, sigma) - _normal_log_pdf(x, data_mean, data_std)
+
+    theta = torch.tensor([mu, sigma], dtype=dt, requires_grad=True)
+    z = torch.linspace(-width, width, n_grid, dtype=dt)
+    w = _normal_log_pdf(z, 0.0, 1.0).exp()
+    x = theta[0] + theta[1] * z                         # G(z), differentiable in theta
+    sat = torch.trapezoid(w * -torch.nn.functional.softplus(-log_ratio(x)), z)
+    non_sat = torch.trapezoid(w * torch.nn.functional.softplus(log_ratio(x)), z)
+    (g_sat,) = torch.autograd.grad(sat, theta, retain_graph=True)
+    (g_non_sat,) = torch.autograd.grad(non_sat, theta)
+
+    lo = min(mu - width * sigma, data_mean - width * data_std)
+    hi = max(mu + width * sigma, data_mean + width * data_std)
+    grid = torch.linspace(lo, hi, n_grid, dtype=dt)
+    theta = torch.tensor([mu, sigma], dtype=dt, requires_grad=True)
+    jsd = jensen_shannon(_normal_log_pdf(grid, data_mean, data_std), _normal_log_pdf(grid, theta[0], theta[1]),
+                         grid)
+    # KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
+    kl = (math.log(data_std) - torch.log(theta[1])
+          + (theta[1] ** 2 + (theta[0] - data_mean) ** 2) / (2 * data_std ** 2) - 0.5)
+    (g_jsd,) = torch.autograd.grad(2 * jsd, theta, retain_graph=True)
+    (g_kl,) = torch.autograd.grad(kl, theta)
+    return {"saturating": g_sat, "two_jsd": g_jsd, "non_saturating": g_non_sat,
+            "kl_minus_two_jsd": g_kl - g_jsd, "reverse_kl": g_kl}

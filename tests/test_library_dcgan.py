@@ -321,3 +321,46 @@ def test_conditional_forward_checks_labels_without_reading_them_and_one_hot_reje
         G(torch.randn(3, 4), torch.tensor([0, 1, 3]))
     with pytest.raises(RuntimeError, match="non-negative"):
         G(torch.randn(3, 4), torch.tensor([0, -1, 2]))
+
+
+def _inception_score_scipy(p):
+    """exp of the mean KL(p(y|x) || p(y)), with scipy's entropy (an independent computation)."""
+    import numpy as np
+    from scipy.stats import entropy
+    p = np.asarray(p, dtype=np.float64)
+    marginal = p.mean(0)
+    return float(np.exp(np.mean([entropy(row, marginal) for row in p])))
+
+
+def test_inception_score_known_cases_and_scipy():
+    from genedu.metrics import inception_score
+    # uniform predictions: every p(y|x) equals p(y), KL = 0, IS = 1
+    assert inception_score(torch.full((50, 10), 0.1)) == pytest.approx(1.0, abs=1e-12)
+    # one-hot predictions, the same class for all: IS = 1
+    assert inception_score(torch.eye(10)[torch.zeros(40, dtype=torch.long)]) == pytest.approx(1.0, abs=1e-12)
+    # confident one-hot predictions spread evenly over k of the K classes: IS = k
+    for k in (1, 3, 7, 10):
+        probs = torch.eye(10)[torch.arange(k).repeat(6)]
+        assert inception_score(probs) == pytest.approx(k, rel=1e-12)
+    # random predictions: scipy's KL
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(3 * torch.randn(200, 10, generator=g, dtype=torch.float64), dim=1)
+    assert inception_score(probs) == pytest.approx(_inception_score_scipy(probs), rel=1e-10)
+    # splits: the mean of the parts' scores, each with its own marginal
+    parts = torch.tensor_split(probs, 4)
+    want = sum(_inception_score_scipy(q) for q in parts) / 4
+    assert inception_score(probs, splits=4) == pytest.approx(want, rel=1e-10)
+    assert 1.0 <= inception_score(probs) <= 10.0
+
+
+@pytest.mark.parametrize("bad, kwargs, error", [
+    (torch.full((5, 3), 0.5), {}, "sum to 1"),
+    (torch.tensor([[1.5, -0.5]]), {}, "non-negative"),
+    (torch.full((5,), 0.2), {}, "probs"),
+    (torch.full((2, 4), 0.25), {"splits": 3}, "one row per split"),
+    (torch.full((2, 4), 0.25), {"splits": 0}, "splits"),
+])
+def test_inception_score_validates_its_input(bad, kwargs, error):
+    from genedu.metrics import inception_score
+    with pytest.raises(ValueError, match=error):
+        inception_score(bad, **kwargs)

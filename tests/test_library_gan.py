@@ -420,6 +420,73 @@ def test_bilinear_game_simultaneous_spirals_out_alternating_stays_bounded():
     assert float(alt.norm(dim=1).max()) < 2 * float(alt[0].norm()) and float(alt.norm(dim=1).min()) > 0.3
 
 
+def _scipy_divergences(mu, sigma, m=2.0, s=0.5):
+    """KL(p_g || p_data) and JSD(p_data || p_g) of two Gaussians by scipy quadrature (no torch)."""
+    import numpy as np
+    from scipy import integrate, stats
+    p, q = stats.norm(m, s), stats.norm(mu, sigma)
+    lo, hi = min(m - 12 * s, mu - 12 * sigma), max(m + 12 * s, mu + 12 * sigma)
+
+    def js_integrand(x):
+        a, b = p.pdf(x), q.pdf(x)
+        mid = (a + b) / 2
+        return 0.5 * (a * np.log(a / mid) if a > 0 else 0.0) + 0.5 * (b * np.log(b / mid) if b > 0 else 0.0)
+    jsd = integrate.quad(js_integrand, lo, hi, points=[m, mu], limit=400, epsabs=1e-13)[0]
+    kl = integrate.quad(lambda x: q.pdf(x) * (q.logpdf(x) - p.logpdf(x)), lo, hi, points=[m, mu],
+                        limit=400, epsabs=1e-13)[0]
+    return kl, jsd
+
+
+@pytest.mark.parametrize("theta", [(0.0, 1.0), (2.0, 1.0), (2.0, 0.25), (3.0, 0.8)])
+def test_generator_gradients_follow_jsd_and_reverse_kl_minus_jsd(theta):
+    """Arjovsky & Bottou (2017), Theorem 2.5: against the optimal discriminator of theta_0, held fixed, the
+    non-saturating loss's expected gradient is grad [KL(p_g || p_data) - 2 JSD], the saturating loss's is
+    grad 2 JSD. Checked against central finite differences of the divergences computed by scipy, and of the
+    losses' expectations computed by scipy from the fixed D*."""
+    import numpy as np
+    from scipy import integrate, stats
+    mu, sigma = theta
+    got = gan_theory.gaussian_generator_gradients(mu, sigma)
+    h = 1e-4
+    fd_kl, fd_jsd = np.zeros(2), np.zeros(2)
+    fd_sat, fd_ns = np.zeros(2), np.zeros(2)
+    log_ratio = lambda x: stats.norm(mu, sigma).logpdf(x) - stats.norm(2.0, 0.5).logpdf(x)  # D* of theta_0
+    for i in range(2):
+        e = np.eye(2)[i] * h
+        (kl_p, js_p), (kl_m, js_m) = _scipy_divergences(*(np.array(theta) + e)), _scipy_divergences(
+            *(np.array(theta) - e))
+        fd_kl[i], fd_jsd[i] = (kl_p - kl_m) / (2 * h), (js_p - js_m) / (2 * h)
+        vals = {}
+        for sign in (1, -1):
+            m_, s_ = np.array(theta) + sign * e
+            # E_z log(1 - D*(m_ + s_ z)) and E_z -log D*(m_ + s_ z), log D* = -softplus(log_ratio)
+            sat = integrate.quad(lambda z: stats.norm.pdf(z) * -np.logaddexp(0, -log_ratio(m_ + s_ * z)),
+                                 -12, 12, limit=400, epsabs=1e-13)[0]
+            ns = integrate.quad(lambda z: stats.norm.pdf(z) * np.logaddexp(0, log_ratio(m_ + s_ * z)),
+                                -12, 12, limit=400, epsabs=1e-13)[0]
+            vals[sign] = (sat, ns)
+        fd_sat[i] = (vals[1][0] - vals[-1][0]) / (2 * h)
+        fd_ns[i] = (vals[1][1] - vals[-1][1]) / (2 * h)
+    tol = dict(atol=2e-4, rtol=1e-4)
+    np.testing.assert_allclose(got["saturating"].numpy(), fd_sat, **tol)
+    np.testing.assert_allclose(got["non_saturating"].numpy(), fd_ns, **tol)
+    np.testing.assert_allclose(got["two_jsd"].numpy(), 2 * fd_jsd, **tol)
+    np.testing.assert_allclose(got["reverse_kl"].numpy(), fd_kl, **tol)
+    np.testing.assert_allclose(got["kl_minus_two_jsd"].numpy(), fd_kl - 2 * fd_jsd, **tol)
+    # the theorem itself, in scipy's numbers
+    np.testing.assert_allclose(fd_sat, 2 * fd_jsd, **tol)
+    np.testing.assert_allclose(fd_ns, fd_kl - 2 * fd_jsd, **tol)
+    # and the two losses do follow different divergences here
+    assert np.abs(fd_ns - 2 * fd_jsd).max() > 0.1
+
+
+def test_generator_gradients_validate_their_arguments():
+    with pytest.raises(ValueError, match="sigma"):
+        gan_theory.gaussian_generator_gradients(0.0, 0.0)
+    with pytest.raises(ValueError, match="data_std"):
+        gan_theory.gaussian_generator_gradients(0.0, 1.0, data_std=-1.0)
+
+
 # --------------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------------

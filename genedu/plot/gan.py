@@ -59,7 +59,8 @@ def generator_loss_curves(axes: Sequence[plt.Axes] | None = None, n: int = 400) 
         ax_l.plot(d, loss, color=color, label=name)
         ax_g.plot(d, grad, color=color, label=name)
     ax_l.set(xlabel="D(G(z))", ylabel="generator loss (minimised)", title="the two generator losses", ylim=(-5, 5))
-    ax_g.set(xlabel="D(G(z))", ylabel="d loss / d logit", title="their gradients (w.r.t. D's logit)")
+    ax_g.set(xlabel="D(G(z))", ylabel=r"$\partial\,\mathrm{loss} / \partial \ell$",
+             title=r"their gradients w.r.t. D's logit $\ell$")
     ax_g.axhline(0, color="grey", lw=0.5)
     ax_l.legend(fontsize=8)
     ax_g.axvspan(0, 0.1, color="grey", alpha=0.15)
@@ -71,14 +72,15 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
                   legend: bool = True) -> plt.Axes:
     """One frame of the 1D game (Goodfellow et al.'s Figure 1 view): p_data (black, dashed), p_g (green),
     D(x) (blue, dotted) and, optionally, the optimal D* for the current p_g (thin grey); below, the
-    map z -> x = G(z) at a few values of z.
+    map z -> x = G(z) at a few values of z. Where p_g rises above the axes (a generator that puts its
+    mass on a narrow interval), its peak value is written at the top.
 
     Args:
         game: the output of :func:`genedu.gan_theory.game_1d`.
         i: which frame (default -1, the last).
         ax: matplotlib Axes (default: a new figure).
         show_optimal: also draw D*.
-        legend: draw a legend.
+        legend: draw a legend, outside the axes on the right (so that it hides no curve).
 
     Returns:
         the Axes.
@@ -86,14 +88,21 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
     if not isinstance(game, dict) or "frames" not in game:
         raise TypeError("game must be the dict returned by genedu.gan_theory.game_1d")
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=(7.8, 3.5))
+        fig.subplots_adjust(left=0.07, right=0.74, bottom=0.15, top=0.9)
     f = game["frames"][i]
     x = game["x"].numpy()
-    ax.plot(x, game["log_p_data"].exp().numpy(), "k--", lw=1.5, label=r"$p_{data}$")
-    ax.plot(x, f["log_p_g"].exp().numpy(), color="tab:green", lw=2, label=r"$p_g$")
+    top = 1.05
+    p_g = f["log_p_g"].exp().numpy()
+    ax.plot(x, game["log_p_data"].exp().numpy(), "k--", lw=1.5, label=r"$p_{\mathrm{data}}$")
+    ax.plot(x, p_g, color="tab:green", lw=2, label=r"$p_g$")
     ax.plot(x, f["d"].numpy(), ":", color="tab:blue", lw=2, label=r"$D(x)$")
     if show_optimal:
         ax.plot(x, f["d_star"].numpy(), color="grey", lw=0.8, alpha=0.8, label=r"$D^*(x)$ for this $p_g$")
+    if p_g.max() > top:
+        at = x[int(p_g.argmax())]
+        ax.annotate(f"$p_g$ peaks at {p_g.max():.1f}", xy=(at, top), xytext=(4, -12),
+                    textcoords="offset points", fontsize=8, color="tab:green", va="top")
     # the map z -> G(z), drawn under the densities as in the paper's figure: z on the lower line (placed
     # on the middle of the x range), x = G(z) on the upper one
     z, gz = f["z"].numpy(), f["g_of_z"].numpy()
@@ -105,34 +114,37 @@ def game_1d_frame(game: dict, i: int = -1, ax: plt.Axes | None = None, show_opti
     ax.axhline(-0.12, color="grey", lw=0.5)
     ax.text(x[0], -0.3, " z", va="center", fontsize=8)
     ax.text(x[0], -0.12, " x", va="center", fontsize=8)
-    ax.set(xlim=(x[0], x[-1]), ylim=(-0.36, 1.05), xlabel="x",
-           title=f"step {f['step']}: JSD(p_data || p_g) = {f['jsd']:.3f}")
+    ax.set(xlim=(x[0], x[-1]), ylim=(-0.36, top), xlabel="x",
+           title=rf"step {f['step']}: JSD$(p_{{data}} \,\|\, p_g)$ = {f['jsd']:.3f}")
     if legend:
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return ax
 
 
-def game_1d_animation(game: dict, dpi: int = 70, interval: int = 200, show_optimal: bool = True) -> HTML:
+def game_1d_animation(game: dict, dpi: int = 75, interval: int = 200, show_optimal: bool = True,
+                      poster: int = 0) -> HTML:
     """The 1D game as it trains: :func:`game_1d_frame` for every frame, as a self-contained HTML player.
 
     Args:
         game: the output of :func:`genedu.gan_theory.game_1d` (keep it to ~40 frames).
-        dpi: resolution of the frames, passed to :func:`genedu.plot.animate`.
+        dpi: resolution of the frames, passed to :func:`genedu.plot.animate` (default 75).
         interval: milliseconds per frame, passed to :func:`genedu.plot.animate`.
         show_optimal: also draw D* for the current p_g.
+        poster: the frame shown before playing, passed to :func:`genedu.plot.animate` (default 0).
 
     Returns:
         an ``IPython.display.HTML`` player.
     """
     if not isinstance(game, dict) or "frames" not in game:
         raise TypeError("game must be the dict returned by genedu.gan_theory.game_1d")
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.8, 3.6))
+    fig.subplots_adjust(left=0.07, right=0.74, bottom=0.15, top=0.9)
 
     def draw(i):
         ax.clear()
         game_1d_frame(game, i, ax=ax, show_optimal=show_optimal)
 
-    return animate(fig, draw, frames=len(game["frames"]), interval=interval, dpi=dpi)
+    return animate(fig, draw, frames=len(game["frames"]), interval=interval, dpi=dpi, poster=poster)
 
 
 def gan_history(history: dict, axes: Sequence[plt.Axes] | None = None, smooth: int = 20) -> Sequence[plt.Axes]:
@@ -195,6 +207,6 @@ def bilinear_paths(paths: dict[str, torch.Tensor], ax: plt.Axes | None = None) -
         ax.plot(p[0, 0], p[0, 1], "o", color=color, ms=4)
     ax.plot(0, 0, "k*", ms=10, label="equilibrium (0, 0)")
     ax.set(xlabel="x (minimising player)", ylabel="y (maximising player)", aspect="equal",
-           title=r"gradient play on $\min_x \max_y\, xy$")
+           title=r"gradient play on $\mathrm{min}_x\ \mathrm{max}_y\ \ x\,y$")
     ax.legend(fontsize=7, loc="lower left")
     return ax
