@@ -51,6 +51,7 @@ def players(hidden: Sequence[int] = (128, 128, 128), pack_m: int = 1,
 
 METHODS = ("GAN", "WGAN-GP", "Unrolled GAN", "PacGAN2")
 BENCHMARK_STEPS = 5000   # the generator steps of the chapter's table and of its PacGAN-against-GAN runs
+_STREAM_N_SNAPSHOT = 500  # the n_snapshot benchmark_run always passes to train_gan (see benchmark_run)
 
 
 def method_kwargs(method: str, unroll: int = 5, unroll_lr: float = 0.1) -> dict:
@@ -117,8 +118,10 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCH
         anneal: share of the steps at the learning rates / 10 (default 0.3).
         n_data: training set size.
         n_eval: samples evaluated (default 2,500 as in the papers).
-        snapshot_every: record samples every this many generator steps (see ``train_gan``).
-        n_snapshot: the number of samples recorded (see ``train_gan``).
+        snapshot_every: record the generator's samples of a fixed noise batch before training, every this many
+            generator steps and at the end of each learning-rate phase (default None: no snapshots).
+            Recording them does not change the run: the same seed gives the same numbers with or without.
+        n_snapshot: the size of the fixed noise batch of the snapshots (default 500).
         progress: progress bars.
         device: default "cpu" (these small MLPs are fastest there).
 
@@ -143,19 +146,44 @@ def benchmark_run(method: str = "GAN", dataset: str = "ring", steps: int = BENCH
     generator, discriminator = players(hidden=hidden, pack_m=m, seed=seed)
     n2 = int(round(anneal * steps))
     n1 = steps - n2
+    # train_gan draws its fixed snapshot noise (n_snapshot rows) from the run's seeded generator before the
+    # first step, so its n_snapshot shifts the random stream of the whole run. It always gets the same value
+    # here (_STREAM_N_SNAPSHOT, that of the table's runs), and the snapshots are recorded by a callback with
+    # noise of their own: a run gives the same numbers with or without snapshots, of any size.
     kwargs = dict(latent_dim=2, batch_size=batch_size * m, betas=(0.5, 0.999), progress=progress, device=device,
-                  n_snapshot=n_snapshot, lr=v.positive_float(lr, "lr"), d_lr=v.positive_float(d_lr, "d_lr"))
+                  n_snapshot=_STREAM_N_SNAPSHOT, lr=v.positive_float(lr, "lr"),
+                  d_lr=v.positive_float(d_lr, "d_lr"))
     kwargs.update(spec["train_gan"])
     decayed = dict(kwargs, lr=kwargs["lr"] / 10, d_lr=kwargs["d_lr"] / 10)
+    if snapshot_every is not None:
+        snapshot_every = v.positive_int(snapshot_every, "snapshot_every")
+    n_snapshot = v.positive_int(n_snapshot, "n_snapshot")
+    fixed_z = torch.randn(n_snapshot, 2, generator=torch.Generator().manual_seed(20_000 + seed))
+    snapshots: list = []
+
+    def record(step: int, gen: nn.Module) -> None:
+        with torch.no_grad():
+            snapshots.append((step, gen(fixed_z.to(device or "cpu")).detach().cpu()))
+
+    def recorder(offset: int, last: int):
+        if snapshot_every is None:
+            return None
+
+        def callback(step: int, gen: nn.Module, disc: nn.Module, hist: dict) -> None:
+            if (offset + step) % snapshot_every == 0 or step == last:
+                record(offset + step, gen)
+
+        return callback
+
     t0, c0 = time.perf_counter(), time.process_time()
     with torch.random.fork_rng(devices=[]):   # the gradient penalty's interpolation weights use the global RNG
         torch.manual_seed(seed)
-        history = train_gan(generator, discriminator, x, steps=n1, seed=seed, snapshot_every=snapshot_every, **kwargs)
-        snapshots = history.get("snapshots", [])
+        if snapshot_every is not None:
+            record(0, generator)
+        history = train_gan(generator, discriminator, x, steps=n1, seed=seed, callback=recorder(0, n1), **kwargs)
         if n2:
-            h2 = train_gan(generator, discriminator, x, steps=n2, seed=seed + 1, snapshot_every=snapshot_every,
+            h2 = train_gan(generator, discriminator, x, steps=n2, seed=seed + 1, callback=recorder(n1, n2),
                            **decayed)
-            snapshots = snapshots + [(n1 + s, xs) for s, xs in h2.get("snapshots", [])[1:]]
             for key, val in h2.items():
                 if key != "snapshots":
                     history[key] = history[key] + val

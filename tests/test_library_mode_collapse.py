@@ -343,7 +343,35 @@ def test_training_animation_and_bars():
     run = {"snapshots": [(0, torch.randn(50, 2)), (10, c.repeat(5, 1))], "centers": c, "std": 0.02}
     html = training_animation({"a": run, "b": run}, frames=2, dpi=30)
     assert "<img" in html.data or "data:image/png" in html.data
-    rows = [{"dataset": "ring", "method": "GAN", "modes_mean": "7", "modes_std": "1", "hq_mean": "0.5", "hq_std": "0.1"},
-            {"dataset": "grid", "method": "GAN", "modes_mean": "20", "modes_std": "2", "hq_mean": "0.4", "hq_std": "0.1"}]
+    assert "<img" in training_animation({"a": run}, frames=2, dpi=30, poster=0).data
+    rows = [{"dataset": "ring", "method": "GAN", "modes_per_seed": "8 4 6", "hq_per_seed": "0.5 0.2 0.8"},
+            {"dataset": "grid", "method": "GAN", "modes_per_seed": "20 25", "hq_per_seed": "0.4 0.1"}]
     axes = coverage_bars(rows)
     assert len(axes) == 2
+    # every seed is a dot, on the share scale (ring 8 modes, grid 25), and the mean a horizontal segment
+    dots = sorted(float(y) for c in axes[0].collections for y in c.get_offsets()[:, 1])
+    assert dots == pytest.approx(sorted([1.0, 0.5, 0.75, 0.8, 1.0]))
+    means = sorted(float(line.get_ydata()[0]) for line in axes[1].lines if len(line.get_ydata()) == 2
+                   and line.get_ydata()[0] == line.get_ydata()[1] and line.get_ydata()[0] != 1.0)
+    assert means == pytest.approx([0.25, 0.5])
+    with pytest.raises(ValueError, match="hq_per_seed"):
+        coverage_bars([{"dataset": "ring", "method": "GAN", "modes_per_seed": "1"}])
+
+
+def test_benchmark_run_is_the_same_run_with_or_without_snapshots():
+    """The page records snapshots of 400 samples, the table script none: the same seed must give the
+    same trained generator and the same metric (train_gan's own snapshot noise would shift the stream)."""
+    kw = dict(steps=20, seed=1, hidden=(8, 8), batch_size=16, n_data=256, n_eval=200)
+    plain = benchmark_run("GAN", "ring", **kw)
+    snap = benchmark_run("GAN", "ring", snapshot_every=7, n_snapshot=40, **kw)
+    torch.testing.assert_close(snap["samples"], plain["samples"], rtol=0, atol=0)
+    assert (snap["modes"], snap["high_quality"]) == (plain["modes"], plain["high_quality"])
+    # snapshots at steps 0, 7, 14 (phase 1 ends at 14), then 20 (the end): 40 samples each, the last the
+    # generator's output on the snapshot noise at the end of training
+    assert [s for s, _ in snap["snapshots"]] == [0, 7, 14, 20]
+    assert all(xs.shape == (40, 2) for _, xs in snap["snapshots"])
+    assert not torch.equal(snap["snapshots"][0][1], snap["snapshots"][-1][1])
+    # the page's call (full-size models, 400 snapshot samples) and the table script's (none), on 20 steps
+    page = benchmark_run("PacGAN2", "ring", steps=20, seed=0, snapshot_every=100, n_snapshot=400)
+    table = benchmark_run("PacGAN2", "ring", steps=20, seed=0)
+    torch.testing.assert_close(page["samples"], table["samples"], rtol=0, atol=0)

@@ -83,7 +83,7 @@ def samples_frame(ax: plt.Axes, samples: torch.Tensor, centers: torch.Tensor, st
 
 
 def training_animation(runs: dict[str, dict], dataset_title: str = "", frames: int | None = None,
-                       size: float = 2.6, dpi: int = 70) -> HTML:
+                       size: float = 2.6, dpi: int = 70, poster: int = -1) -> HTML:
     """Animate several training runs side by side: each run's snapshots over the data density.
 
     Args:
@@ -93,6 +93,8 @@ def training_animation(runs: dict[str, dict], dataset_title: str = "", frames: i
         frames: how many snapshots to show (default all; <= 40 keeps pages small).
         size: inches per panel.
         dpi: resolution of the frames.
+        poster: the frame the player opens on (default -1: the last, the trained generators; frame 0 shows
+            every sample near the origin), passed to :func:`genedu.plot.animate`.
 
     Returns:
         the HTML player of :func:`genedu.plot.animate`.
@@ -116,45 +118,60 @@ def training_animation(runs: dict[str, dict], dataset_title: str = "", frames: i
 
     draw(0)
     fig.tight_layout()
-    return animate(fig, draw, len(idx), dpi=dpi)
+    return animate(fig, draw, len(idx), dpi=dpi, poster=poster)
 
 
 def coverage_bars(rows: Sequence[dict], axes: Sequence[plt.Axes] | None = None) -> Sequence[plt.Axes]:
-    """Bar charts of the experiment table: mean share of the modes captured and mean high-quality share (with the
-    standard deviation over seeds as error bars) per method, for each dataset.
+    """The experiment table as dots: per method and dataset, each seed's share of the modes captured and
+    share of high-quality samples (small dots), and their mean over the seeds (a bar-shaped marker).
 
     Args:
         rows: the rows of ``book/data/mode_collapse_table.csv`` as dicts (``csv.DictReader``), with keys dataset,
-            method, modes_mean, modes_std, hq_mean, hq_std (numbers or strings).
+            method, modes_per_seed and hq_per_seed (space-separated numbers, or sequences of numbers).
         axes: two Axes (default: a new 1x2 figure).
 
     Returns:
         the two Axes.
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     rows = list(rows)
     if not rows:
         raise ValueError("rows must not be empty")
+    for r in rows:
+        for key in ("dataset", "method", "modes_per_seed", "hq_per_seed"):
+            if key not in r:
+                raise ValueError(f"rows must have the key {key!r}, got {sorted(r)}")
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     width = 0.8 / len(datasets)
+
+    def values(field) -> np.ndarray:
+        return np.array([float(x) for x in (field.split() if isinstance(field, str) else field)])
+
     for k, ds in enumerate(datasets):
         by_method = {r["method"]: r for r in rows if r["dataset"] == ds}
         n_modes = 8 if ds == "ring" else 25
-        pos = np.arange(len(methods)) + (k - (len(datasets) - 1) / 2) * width
-
-        def col(key: str, scale: float = 1.0) -> list[float]:
-            return [float(by_method[m][key]) / scale if m in by_method else np.nan for m in methods]
-
-        axes[0].bar(pos, col("modes_mean", n_modes), width, yerr=col("modes_std", n_modes),
-                    label=f"{ds} ({n_modes} modes)", capsize=2)
-        axes[1].bar(pos, col("hq_mean"), width, yerr=col("hq_std"), label=ds, capsize=2)
+        color = f"C{k}"
+        for j, m in enumerate(methods):
+            if m not in by_method:
+                continue
+            x = j + (k - (len(datasets) - 1) / 2) * width
+            for ax, field, scale in ((axes[0], "modes_per_seed", n_modes), (axes[1], "hq_per_seed", 1.0)):
+                y = values(by_method[m][field]) / scale
+                jitter = np.linspace(-0.08, 0.08, len(y)) if len(y) > 1 else np.zeros(1)
+                ax.scatter(x + jitter, y, s=14, color=color, alpha=0.8, lw=0,
+                           label=f"{ds}, one seed" if j == 0 else None)
+                ax.plot([x - 0.15, x + 0.15], [y.mean()] * 2, color=color, lw=2,
+                        label=f"{ds}, mean of {len(y)} seeds" if j == 0 else None)
     for ax, title in zip(axes, ["share of the modes captured", "share of high-quality samples"]):
         ax.set_xticks(np.arange(len(methods)))
         ax.set_xticklabels([m.replace(" (", "\n(") for m in methods], fontsize=8)
-        ax.set_ylim(0, 1.25)
+        ax.set_xlim(-0.6, len(methods) - 0.4)
+        ax.set_ylim(-0.04, 1.3)
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_yticklabels(["0", "25 %", "50 %", "75 %", "100 %"])
+        ax.axhline(1.0, color="0.8", lw=0.6, zorder=0)
         ax.set_title(title)
         ax.legend(fontsize=7, loc="upper center", ncol=2)
     return axes
