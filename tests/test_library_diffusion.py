@@ -767,6 +767,22 @@ def test_diffusion_plots_draw_and_animate_without_a_cdn():
     plt.close("all")
 
 
+def test_diffusion_animations_pass_the_poster_frame_through():
+    """poster=-1 opens the players on their last frame (the samples), not on pure noise."""
+    import matplotlib.pyplot as plt
+
+    from genedu.plot import diffusion as dplot
+
+    xs, ts = torch.randn(3, 10, 2), torch.tensor([100, 50, 0])
+    assert ".set_frame(2);" in dplot.reverse_animation_2d(xs, ts, poster=-1).data
+    assert ".set_frame(2);" not in dplot.reverse_animation_2d(xs, ts).data
+    images = torch.rand(3, 2, 1, 8, 8) * 2 - 1
+    assert ".set_frame(2);" in dplot.reverse_animation_images(images, ts, nrow=2, poster=-1).data
+    with pytest.raises(ValueError, match="poster"):
+        dplot.reverse_animation_2d(xs, ts, poster=3)
+    plt.close("all")
+
+
 def test_ddim_clip_x0_keeps_samples_in_range_and_is_exact_inside_it():
     s = linear(100)
     far = D.gaussian_optimal_eps(torch.tensor([3.0, -3.0]), torch.eye(2), s)

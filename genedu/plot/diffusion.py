@@ -59,8 +59,9 @@ def schedule_comparison(schedules: dict[str, _diffusion.Schedule], axes: Sequenc
         t = np.arange(1, sched.T + 1) / sched.T
         axes[0].plot(t, sched.alphas_cumprod.numpy(), label=f"{label} (T = {sched.T})")
         axes[1].plot(t, _diffusion.snr(sched).numpy(), label=label)
-    axes[0].set(xlabel="t / T", ylabel="alpha_bar_t", title="signal variance left, alpha_bar_t")
-    axes[1].set(xlabel="t / T", ylabel="SNR", yscale="log", title="signal-to-noise ratio alpha_bar / (1 - alpha_bar)")
+    axes[0].set(xlabel=r"$t / T$", ylabel=r"$\bar\alpha_t$", title=r"signal variance left, $\bar\alpha_t$")
+    axes[1].set(xlabel=r"$t / T$", ylabel=r"$\mathrm{SNR}(t)$", yscale="log",
+                title=r"signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$")
     axes[0].legend(fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -92,7 +93,8 @@ def forward_process_2d(x0: torch.Tensor, schedule: _diffusion.Schedule, ts: Sequ
     for ax, t in zip(np.atleast_1d(axes), ts):
         noise = torch.randn(x0.shape, generator=g)
         xt = _diffusion.q_sample(x0, torch.full((len(x0),), int(t)), noise, schedule)
-        scatter(xt, ax=ax, s=s, title=f"t = {int(t) + 1}, alpha_bar = {float(schedule.alphas_cumprod[t]):.2g}")
+        abar = float(schedule.alphas_cumprod[t])
+        scatter(xt, ax=ax, s=s, title=rf"$t = {int(t) + 1}$, $\bar\alpha_t = {abar:.2g}$")
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
         ax.tick_params(labelsize=7)
     return axes
@@ -130,8 +132,8 @@ def forward_process_images(x0: torch.Tensor, schedule: _diffusion.Schedule, ts: 
 
 
 def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Tensor | None = None, lim: float = 3.5,
-                         title: str = "reverse process", interval: int = 200, dpi: int = 70, size: float = 3.6
-                         ) -> HTML:
+                         title: str = "reverse process", interval: int = 200, dpi: int = 70, size: float = 3.6,
+                         poster: int = 0) -> HTML:
     """The reverse process of 2D samples as a self-contained HTML player, one frame per recorded state.
 
     Args:
@@ -143,6 +145,7 @@ def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Te
         interval: milliseconds per frame (default 200).
         dpi: the resolution of the frames (default 70).
         size: the figure's width and height in inches (default 3.6).
+        poster: the frame shown before the reader presses play (default 0; -1: the samples).
 
     Returns:
         an ``IPython.display.HTML`` player.
@@ -158,12 +161,12 @@ def reverse_animation_2d(xs: torch.Tensor, ts: torch.Tensor, reference: torch.Te
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=f"{title}: t = {int(ts[i])}")
         ax.tick_params(labelsize=7)
 
-    return animate(fig, draw, len(xs), interval=interval, dpi=dpi)
+    return animate(fig, draw, len(xs), interval=interval, dpi=dpi, poster=poster)
 
 
 def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, title: str = "reverse process",
                              value_range: tuple[float, float] = (-1.0, 1.0), interval: int = 200, dpi: int = 70,
-                             size: tuple[float, float] = (4.8, 2.8)) -> HTML:
+                             size: tuple[float, float] = (4.8, 2.8), poster: int = 0) -> HTML:
     """The reverse process of a batch of images as an HTML player: each frame is the grid of x_t.
 
     Args:
@@ -175,6 +178,7 @@ def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, 
         interval: milliseconds per frame (default 200).
         dpi: the resolution of the frames (default 70).
         size: the figure's (width, height) in inches (default (4.8, 2.8)).
+        poster: the frame shown before the reader presses play (default 0; -1: the samples).
 
     Returns:
         an ``IPython.display.HTML`` player.
@@ -186,7 +190,7 @@ def reverse_animation_images(xs: torch.Tensor, ts: torch.Tensor, nrow: int = 8, 
         ax.clear()
         image_grid(_to_unit(xs[i], value_range), nrow=nrow, ax=ax, title=f"{title}: t = {int(ts[i])}")
 
-    return animate(fig, draw, len(xs), interval=interval, dpi=dpi)
+    return animate(fig, draw, len(xs), interval=interval, dpi=dpi, poster=poster)
 
 
 def reverse_strip_images(xs: torch.Tensor, ts: torch.Tensor, n_images: int = 6, n_frames: int = 10,
