@@ -9,6 +9,7 @@ checkpoints, the requirements), is the same evidence. `.ci/run` builds the book 
 """
 from __future__ import annotations
 
+import sys
 import time
 from datetime import timezone
 
@@ -179,3 +180,29 @@ def test_widget_counterparts_are_self_contained_players():
         widgets.latent_walk(decode, torch.zeros(4, 3))
     with pytest.raises(ValueError, match="x_start and x_end"):
         widgets.interpolation_walk(decode, torch.zeros(2), torch.ones(2), x_start=torch.zeros(1, 8, 8))
+
+
+def test_execution_table_marks_pages_over_the_budget():
+    """The Build status page's table of this build says when a page ran past the 60 s budget
+    (its status column says only whether the page ran without error)."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from course_book import run_time
+
+    assert run_time(None) == "-"
+    assert run_time(12.34) == "12.3"
+    assert run_time(60.0) == "60.0"
+    assert run_time(71.26) == "71.3 (over the 60 s budget)"
+
+
+def test_every_bibliography_entry_is_cited_by_a_page():
+    """The References page lists book/references.bib in full (`:all:`): each entry must be cited
+    by some page ({footcite}), and each cited key must exist."""
+    import re
+
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = re.findall(r"^@\w+\{([^,\s]+),", bib, re.M)
+    assert len(keys) == len(set(keys)), "a key is defined twice in references.bib"
+    pages = "".join(p.read_text() for p in (ROOT / "book").glob("*.md"))
+    cited = {k.strip() for group in re.findall(r"\{footcite[pt]?\}`([^`]+)`", pages) for k in group.split(",")}
+    assert not set(keys) - cited, f"entries no page cites: {sorted(set(keys) - cited)}"
+    assert not cited - set(keys), f"cited keys missing from references.bib: {sorted(cited - set(keys))}"
