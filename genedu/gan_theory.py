@@ -24,6 +24,8 @@ trapezoidal rule on a 1-D grid. The densities of the examples (``normal_log_dens
 - :func:`bilinear_game`           gradient play on min_x max_y xy: why a saddle point search can diverge
 - :func:`gaussian_generator_gradients`  the generator's gradients against a fixed optimal discriminator,
   next to the gradients of the divergences they follow (2 JSD; KL(p_g || p_data) - 2 JSD)
+- :func:`generator_gradients_at_optimum`  the same two generator gradients, as Monte-Carlo averages over
+  given noise samples z                                                              -> (2,), (2,)
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from genedu.density import kde_log_density, normal_log_density
 from genedu.gan import mlp_players, train_gan
 
 __all__ = ["optimal_discriminator", "gan_value", "value_at_optimum", "jensen_shannon", "game_1d", "bilinear_game",
-           "gaussian_generator_gradients"]
+           "gaussian_generator_gradients", "generator_gradients_at_optimum"]
 
 LogDensity = Union[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -338,8 +340,11 @@ def gaussian_generator_gradients(mu: float, sigma: float, data_mean: float = 2.0
     hi = max(mu + width * sigma, data_mean + width * data_std)
     grid = torch.linspace(lo, hi, n_grid, dtype=dt)
     theta = torch.tensor([mu, sigma], dtype=dt, requires_grad=True)
-    jsd = jensen_shannon(_normal_log_pdf(grid, data_mean, data_std), _normal_log_pdf(grid, theta[0], theta[1]),
-                         grid)
+    # the JSD written out as jensen_shannon computes it (the graded notebooks' sandbox, whose try-it cells call
+    # this function, has jensen_shannon stubbed out: it is an exercise there)
+    log_p, log_q = _normal_log_pdf(grid, data_mean, data_std), _normal_log_pdf(grid, theta[0], theta[1])
+    log_m = torch.logaddexp(log_p, log_q) - math.log(2)
+    jsd = 0.5 * torch.trapezoid(log_p.exp() * (log_p - log_m) + log_q.exp() * (log_q - log_m), grid)
     # KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
     kl = (math.log(data_std) - torch.log(theta[1])
           + (theta[1] ** 2 + (theta[0] - data_mean) ** 2) / (2 * data_std ** 2) - 0.5)
@@ -347,3 +352,49 @@ def gaussian_generator_gradients(mu: float, sigma: float, data_mean: float = 2.0
     (g_kl,) = torch.autograd.grad(kl, theta)
     return {"saturating": g_sat, "two_jsd": g_jsd, "non_saturating": g_non_sat,
             "kl_minus_two_jsd": g_kl - g_jsd, "reverse_kl": g_kl}
+
+
+def generator_gradients_at_optimum(mu: float, sigma: float, z: torch.Tensor, data_mean: float = 2.0,
+                                   data_std: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of the Monte-Carlo generator losses against the optimal discriminator, held fixed,
+    for the generator G(z) = mu + sigma z (p_g = N(mu, sigma^2)) and p_data = N(data_mean, data_std^2).
+
+    D* = p_data / (p_data + p_g) is the optimal discriminator of the generator at theta_0 = (mu, sigma);
+    it is held fixed while theta moves, so that only x = G_theta(z) depends on theta. Its logit is
+    l(x) = log p_data(x) - log p_g(x), so log D* = logsigmoid(l) and log(1 - D*) = logsigmoid(-l)
+    (stable where D* underflows). The losses are
+
+    - saturating (minimax):  (1/N) sum_j log(1 - D*(G_theta(z_j))),
+    - non-saturating:        -(1/N) sum_j log D*(G_theta(z_j)),
+
+    and their gradients are taken by autograd at theta = theta_0. For many z they approach the
+    gradients of 2 JSD(p_data || p_g) and of KL(p_g || p_data) - 2 JSD (Arjovsky & Bottou, 2017,
+    Theorem 2.5; see :func:`gaussian_generator_gradients`).
+
+    Args:
+        mu: the generator's mean (a number).
+        sigma: the generator's standard deviation, > 0.
+        z: (N,) noise samples, z ~ N(0, 1); the gradients have its dtype.
+        data_mean: the data's mean (default 2).
+        data_std: the data's standard deviation, > 0 (default 0.5).
+
+    Returns:
+        (grad_saturating, grad_non_saturating), two (2,) tensors (d/d mu, d/d sigma).
+    """
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not math.isfinite(mu):
+        raise TypeError(f"mu must be a finite number, got {mu!r}")
+    if isinstance(data_mean, bool) or not isinstance(data_mean, (int, float)) or not math.isfinite(data_mean):
+        raise TypeError(f"data_mean must be a finite number, got {data_mean!r}")
+    sigma, data_std = v.positive_float(sigma, "sigma"), v.positive_float(data_std, "data_std")
+    v.nonempty_float_tensor(z, "z")
+    v.float_tensor(z, "z", ndim=1)
+    z = z.detach()
+    theta = torch.tensor([float(mu), sigma], dtype=z.dtype, device=z.device, requires_grad=True)
+    x = theta[0] + theta[1] * z                         # G_theta(z)
+    # D*'s logit, with p_g at theta_0: plain numbers, so no gradient flows through the discriminator
+    logit = _normal_log_pdf(x, float(data_mean), data_std) - _normal_log_pdf(x, float(mu), sigma)
+    saturating = torch.nn.functional.logsigmoid(-logit).mean()
+    non_saturating = -torch.nn.functional.logsigmoid(logit).mean()
+    (g_sat,) = torch.autograd.grad(saturating, theta, retain_graph=True)
+    (g_non_sat,) = torch.autograd.grad(non_saturating, theta)
+    return g_sat, g_non_sat

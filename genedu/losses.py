@@ -7,6 +7,7 @@ Autoencoders and VAEs (chapters 2-3); ``B`` is the batch size:
 - :func:`gaussian_kl`          KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over z -> (B,)
 - :func:`negative_elbo`        mean over the batch of reconstruction + beta * KL     -> scalars
 - :func:`iwae_bound`           the importance-weighted bound on log p(x) with k samples -> (B,)
+- :func:`denoising_loss`       mean over the batch of ||r(x + sigma eps) - x||^2        -> scalar
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import torch.nn.functional as F
 from genedu import _validate as v
 from genedu.runtime import randn
 
-__all__ = ["mse_reconstruction", "bce_reconstruction", "gaussian_kl", "negative_elbo", "vae_loss", "iwae_bound"]
+__all__ = ["mse_reconstruction", "bce_reconstruction", "gaussian_kl", "negative_elbo", "vae_loss", "iwae_bound",
+           "denoising_loss"]
 
 
 def _same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
@@ -157,3 +159,36 @@ def iwae_bound(model, x: torch.Tensor, k: int, generator: torch.Generator | None
     log_pz = _diag_gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
     log_qz = _diag_gaussian_log_prob(z, mu, logvar)
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
+
+
+def denoising_loss(denoiser: torch.nn.Module, x: torch.Tensor, sigma: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """The denoising autoencoder's loss (Vincent et al., 2008) with Gaussian corruption: with eps ~ N(0, I)
+    drawn per example, the mean over the batch of the squared error summed over coordinates,
+
+        || r(x + sigma eps) - x ||^2,
+
+    where the denoiser r maps a corrupted x~ = x + sigma eps back to an estimate of the clean x. Its
+    minimiser is the posterior mean E[x | x~] = x~ + sigma^2 grad log p_sigma(x~) (Tweedie's formula), so a
+    trained denoiser estimates the score of the noisy data (Vincent, 2011): the bridge to chapter 7.
+
+    Args:
+        denoiser: called once as ``denoiser(x_noisy)`` with x_noisy (B, ...); returns (B, ...).
+        x: (B, ...) clean data.
+        sigma: the noise's standard deviation, > 0.
+        generator: draws eps (default None, the global generator).
+
+    Returns:
+        the scalar loss, a 0-d tensor (differentiable in the denoiser's parameters).
+    """
+    v.float_tensor(x, "x")
+    if x.dim() < 2:
+        raise ValueError(f"x must be a batch (B, ...), got shape {tuple(x.shape)}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    if not callable(denoiser):
+        raise TypeError(f"denoiser must be callable as denoiser(x_noisy), got {type(denoiser).__name__}")
+    eps = randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    x_hat = denoiser(x + sigma * eps)
+    _same_shape(x_hat, x, ("denoiser(x_noisy)", "x"))
+    return ((x_hat - x) ** 2).flatten(1).sum(dim=1).mean()

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedu import losses, models, pca as gpca
-from genedu.checks.ch02 import (check_bce_reconstruction, check_build_autoencoder, check_interpolate_latent,
-                                check_pca, check_pca_reconstruct, check_train_autoencoder)
+from genedu.checks.ch02 import (check_bce_reconstruction, check_build_autoencoder, check_denoising_loss, check_pca,
+                                check_pca_reconstruct, check_train_autoencoder)
 from genedu.models import Autoencoder
 
 PCA_CASES = [{}, dict(seed=101, n=500, dim=20, k=5), dict(seed=102, n=40, dim=6, k=1), dict(seed=103, n=12, dim=30, k=4)]
@@ -25,7 +25,7 @@ BUILD_CASES = [{}, dict(seed=401, latent_dim=3, hidden=(32,), image_shape=(1, 8,
                dict(seed=402, latent_dim=5, hidden=(), image_shape=(1, 6, 6)),
                dict(seed=403, latent_dim=4, hidden=(40, 30, 20), image_shape=(1, 10, 10))]
 TRAIN_CASES = [{}, dict(seed=501, latent_dim=4, hidden=48)]
-INTERP_CASES = [{}, dict(seed=601, steps=2, latent_dim=2), dict(seed=602, steps=12, latent_dim=5, image_shape=(1, 5, 7))]
+DAE_CASES = [{}, dict(seed=601, batch=3000, shape=(1, 4, 4), sigma=0.3), dict(seed=602, batch=5000, shape=(1,), sigma=2.0)]
 
 
 def _ids(cases):
@@ -159,17 +159,19 @@ def train_dataloader(model, x, epochs, batch_size=128, lr=1e-3):
     return history  # a tensor is accepted too
 
 
-def interp_ref(model, x_start, x_end, steps):
-    with torch.no_grad():
-        z = model.encode(torch.stack([x_start, x_end]))
-        t = torch.linspace(0, 1, steps)[:, None]
-        return torch.sigmoid(model.decode((1 - t) * z[0] + t * z[1]))
+def dae_ref(denoiser, x, sigma, generator=None):
+    eps = torch.randn(x.shape, generator=generator)
+    return ((denoiser(x + sigma * eps) - x) ** 2).flatten(1).sum(dim=1).mean()
 
 
-def interp_loop(model, x_start, x_end, steps):
-    za, zb = model.encode(x_start[None])[0], model.encode(x_end[None])[0]
-    images = [torch.sigmoid(model.decode((za + i / (steps - 1) * (zb - za))[None]))[0] for i in range(steps)]
-    return torch.stack(images).detach()
+def dae_mse(denoiser, x, sigma, generator=None):  # the plain mean over every entry (F.mse_loss), also accepted
+    noisy = x + torch.randn(x.shape, generator=generator) * sigma
+    return F.mse_loss(denoiser(noisy), x)
+
+
+def dae_norm(denoiser, x, sigma, generator=None):  # the formula's squared norm, written with vector_norm
+    x_noisy = torch.addcmul(x, torch.randn(x.shape, generator=generator), torch.tensor(sigma))
+    return torch.linalg.vector_norm((denoiser(x_noisy) - x).reshape(len(x), -1), dim=1).square().mean()
 
 
 CORRECT = [(check_pca, PCA_CASES, [pca_svd, pca_eigh, pca_numpy]),
@@ -177,7 +179,7 @@ CORRECT = [(check_pca, PCA_CASES, [pca_svd, pca_eigh, pca_numpy]),
            (check_bce_reconstruction, BCE_CASES, [bce_ref, bce_softplus, bce_reshape]),
            (check_build_autoencoder, BUILD_CASES, [build_ref, build_custom]),
            (check_train_autoencoder, TRAIN_CASES, [train_ref, train_dataloader]),
-           (check_interpolate_latent, INTERP_CASES, [interp_ref, interp_loop])]
+           (check_denoising_loss, DAE_CASES, [dae_ref, dae_mse, dae_norm])]
 
 
 @pytest.mark.parametrize("check, answer, kwargs", [
@@ -420,30 +422,34 @@ def t_library(model, x, epochs, batch_size=128, lr=1e-3):
                        batch_size=batch_size, lr=lr, progress=False)["epoch_loss"]
 
 
-def i_crossfade(model, xa, xb, steps):
-    t = torch.linspace(0, 1, steps).reshape(-1, 1, 1, 1)
-    return (1 - t) * xa + t * xb
+def _dae(noise=lambda x, sigma, g: sigma * torch.randn(x.shape, generator=g), target="clean",
+         reduce=lambda e: e.flatten(1).sum(1).mean(), calls=1, error=lambda a, b: (a - b) ** 2):
+    """A denoising loss with one thing changed."""
+    def answer(denoiser, x, sigma, generator=None):
+        x_noisy = x + noise(x, sigma, generator)
+        for _ in range(calls - 1):
+            denoiser(x_noisy)
+        out = denoiser(x_noisy)
+        goal = {"clean": x, "noisy": x_noisy, "noise": (x_noisy - x) / sigma}[target]
+        return reduce(error(out, goal))
+    return answer
 
 
-def i_logits(model, xa, xb, steps):
-    return torch.logit(interp_ref(model, xa, xb, steps))
-
-
-def i_open_end(model, xa, xb, steps):
-    with torch.no_grad():
-        z = model.encode(torch.stack([xa, xb]))
-        t = (torch.arange(steps) / steps)[:, None]
-        return torch.sigmoid(model.decode((1 - t) * z[0] + t * z[1]))
-
-
-def i_reversed(model, xa, xb, steps):
-    return interp_ref(model, xa, xb, steps).flip(0)
-
-
-def i_library(model, xa, xb, steps):
-    with torch.no_grad():
-        z = model.encode(torch.stack([xa, xb]))
-        return torch.sigmoid(model.decode(models.interpolate(z[0], z[1], steps)))
+d_variance = _dae(noise=lambda x, sigma, g: sigma ** 2 * torch.randn(x.shape, generator=g))
+d_unscaled = _dae(noise=lambda x, sigma, g: torch.randn(x.shape, generator=g))
+d_uniform = _dae(noise=lambda x, sigma, g: sigma * torch.rand(x.shape, generator=g))
+d_unseeded = _dae(noise=lambda x, sigma, g: sigma * torch.randn(x.shape))
+d_no_noise = _dae(noise=lambda x, sigma, g: torch.zeros_like(x))
+d_noisy_target = _dae(target="noisy")
+d_noisy_target_mean = _dae(target="noisy", reduce=lambda e: e.mean())
+d_noise_target = _dae(target="noise")
+d_sum_batch = _dae(reduce=lambda e: e.sum())
+d_per_example = _dae(reduce=lambda e: e.flatten(1).sum(1))
+d_abs = _dae(error=lambda a, b: (a - b).abs())
+d_sign = _dae(error=lambda a, b: (a + b) ** 2)
+d_half = _dae(reduce=lambda e: 0.5 * e.flatten(1).sum(1).mean())
+d_detached = _dae(reduce=lambda e: e.flatten(1).sum(1).mean().detach())
+d_twice = _dae(calls=2)
 
 
 WRONG = [
@@ -483,11 +489,23 @@ WRONG = [
     (check_train_autoencoder, t_per_step, "one per step"),
     (check_train_autoencoder, t_sum_recorded, "not the sum"),
     (check_train_autoencoder, t_library, "reference implementation"),
-    (check_interpolate_latent, i_crossfade, "cross-fade"),
-    (check_interpolate_latent, i_logits, "these are logits"),
-    (check_interpolate_latent, i_open_end, "t runs from 0 to 1 inclusive"),
-    (check_interpolate_latent, i_reversed, "reversed"),
-    (check_interpolate_latent, i_library, "reference implementation"),
+    (check_denoising_loss, d_variance, "standard deviation is sigma\\^2"),
+    (check_denoising_loss, d_unscaled, "not scaled by sigma"),
+    (check_denoising_loss, d_uniform, "the noise is uniform"),
+    (check_denoising_loss, d_unseeded, "identically seeded generators"),
+    (check_denoising_loss, d_no_noise, "given the clean x"),
+    (check_denoising_loss, d_noisy_target, "target is the clean x, not the corrupted input"),
+    (check_denoising_loss, d_noisy_target_mean, "target is the clean x, not the corrupted input"),
+    (check_denoising_loss, d_noise_target, "not of the noise"),
+    (check_denoising_loss, d_sum_batch, "summed over the batch too"),
+    (check_denoising_loss, d_per_example, "one loss per example"),
+    (check_denoising_loss, d_abs, "absolute error"),
+    (check_denoising_loss, d_sign, "sign is flipped"),
+    (check_denoising_loss, d_half, "factor 1/2"),
+    (check_denoising_loss, d_detached, "carries no gradient"),
+    (check_denoising_loss, d_twice, "called 2 times"),
+    (check_denoising_loss, lambda d, x, sigma, generator=None: losses.denoising_loss(d, x, sigma, generator),
+     "reference implementation"),
 ]
 
 

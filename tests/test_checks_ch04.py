@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from genedu import gan, gan_theory
 from genedu.checks._core import CheckFailed
 from genedu.checks.ch04 import (check_discriminator_loss, check_gan_training_iteration,
-                                check_generator_loss_nonsaturating, check_generator_loss_saturating,
+                                check_generator_gradients_at_optimum, check_generator_loss_nonsaturating,
                                 check_optimal_discriminator, check_value_at_optimum)
 
 # --- correct answers, written in different ways ----------------------------------------------------
@@ -28,14 +28,6 @@ def d_loss_bce(real_logits, fake_logits):
 
 def d_loss_logsigmoid(real_logits, fake_logits):
     return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
-
-
-def sat_logsigmoid(fake_logits):
-    return F.logsigmoid(-fake_logits).mean()
-
-
-def sat_softplus(fake_logits):
-    return -F.softplus(fake_logits).mean()
 
 
 def ns_softplus(fake_logits):
@@ -129,7 +121,6 @@ def iteration_freeze_d(generator, discriminator, g_optimizer, d_optimizer, x, z_
 CORRECT = [
     (check_discriminator_loss, d_loss_softplus), (check_discriminator_loss, d_loss_bce),
     (check_discriminator_loss, d_loss_logsigmoid),
-    (check_generator_loss_saturating, sat_logsigmoid), (check_generator_loss_saturating, sat_softplus),
     (check_generator_loss_nonsaturating, ns_softplus), (check_generator_loss_nonsaturating, ns_bce),
     (check_optimal_discriminator, dstar_sigmoid), (check_optimal_discriminator, dstar_logaddexp),
     (check_value_at_optimum, value_logsigmoid), (check_value_at_optimum, value_riemann_logs),
@@ -146,19 +137,18 @@ def test_correct_answers_pass(check, answer, capsys):
 
 
 def test_hidden_test_arguments_pass(capsys):
-    """The arguments the notebook's hidden tests use."""
+    """The arguments the notebook's hidden tests use (exercise 5's: GRAD_HIDDEN, below)."""
     check_discriminator_loss(d_loss_softplus, seed=101, batch=5, fake_batch=50)
     check_discriminator_loss(d_loss_softplus, seed=102, batch=64, fake_batch=64)
-    check_generator_loss_saturating(sat_logsigmoid, seed=201, batch=3)
-    check_generator_loss_nonsaturating(ns_softplus, seed=301, batch=100)
-    check_optimal_discriminator(dstar_sigmoid, seed=401, n_grid=97)
+    check_generator_loss_nonsaturating(ns_softplus, seed=201, batch=100)
+    check_optimal_discriminator(dstar_sigmoid, seed=301, n_grid=97)
     for answer in (value_logsigmoid, value_riemann_logs, value_from_jsd):
-        check_value_at_optimum(answer, seed=501, n_grid=1501)
+        check_value_at_optimum(answer, seed=401, n_grid=1501)
         check_value_at_optimum(answer, disjoint=True)
     for answer in (iteration_ref, iteration_detach_zero_first, iteration_freeze_d):
         check_gan_training_iteration(answer, seed=601, optimizer="adam", lr=0.01, batch=9, latent_dim=3, dim=1)
         check_gan_training_iteration(answer, seed=602, batch=32, latent_dim=1, dim=3)
-    assert capsys.readouterr().out.count("[passed]") == 17
+    assert capsys.readouterr().out.count("[passed]") == 16
 
 
 # --- wrong answers: each fails with its explanation -------------------------------------------------
@@ -190,22 +180,6 @@ D_LOSS_WRONG = [
 def test_discriminator_loss_mistakes(answer, message):
     with pytest.raises(CheckFailed, match=message):
         check_discriminator_loss(answer)
-
-
-SAT_WRONG = [
-    (lambda f: F.softplus(f).mean(), "sign is flipped"),
-    (lambda f: F.softplus(-f).mean(), "non-saturating"),
-    (lambda f: F.logsigmoid(f).mean(), "mean log D"),
-    (lambda f: F.logsigmoid(-f).sum(), "summed"),
-    (lambda f: torch.log(1 - torch.sigmoid(f)).mean(), "nan or inf for large logits"),
-    (lambda f: (1 - torch.sigmoid(f)).mean(), "log is missing"),
-]
-
-
-@pytest.mark.parametrize("answer, message", SAT_WRONG)
-def test_generator_loss_saturating_mistakes(answer, message):
-    with pytest.raises(CheckFailed, match=message):
-        check_generator_loss_saturating(answer)
 
 
 NS_WRONG = [
@@ -403,3 +377,237 @@ def test_the_checks_own_jsd_is_refused():
     assert "genedu.checks.ch04._jsd" in ch04.REFERENCES
     with pytest.raises(CheckFailed, match="reference implementation"):
         check_value_at_optimum(lambda a, b, x: -math.log(4) + 2 * ch04._jsd(a.double(), b.double(), x.double()).float())
+
+
+# --- the generator's gradients against the optimal discriminator (exercise 5) ---------------------
+
+def _log_normal(x, mean, std):
+    return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+
+def _log_normal_torch(x, mean, std):
+    return -0.5 * ((x - mean) / std) ** 2 - torch.log(torch.as_tensor(std)) - 0.5 * math.log(2 * math.pi)
+
+
+def grads_ref(mu, sigma, z, data_mean, data_std):
+    """Two leaf tensors, torch.autograd.grad on each loss."""
+    mu_t, sigma_t = torch.tensor(mu, requires_grad=True), torch.tensor(sigma, requires_grad=True)
+    x = mu_t + sigma_t * z
+    logit = _log_normal(x, data_mean, data_std) - _log_normal(x, mu, sigma)      # D*'s logit, p_g fixed
+    saturating, non_saturating = F.logsigmoid(-logit).mean(), -F.logsigmoid(logit).mean()
+    g_sat = torch.autograd.grad(saturating, (mu_t, sigma_t), retain_graph=True)
+    g_ns = torch.autograd.grad(non_saturating, (mu_t, sigma_t))
+    return torch.stack(g_sat), torch.stack(g_ns)
+
+
+def grads_backward_float64(mu, sigma, z, data_mean, data_std):
+    """One (2,) parameter tensor in float64, .backward() twice, torch.distributions for the densities,
+    the fixed generator's parameters detached, the losses as BCE with logits; prints on the way."""
+    theta = torch.tensor([mu, sigma], dtype=torch.float64, requires_grad=True)
+    x = theta[0] + theta[1] * z.double()
+    p_g = torch.distributions.Normal(theta[0].detach(), theta[1].detach())
+    p_data = torch.distributions.Normal(torch.tensor(data_mean, dtype=torch.float64),
+                                        torch.tensor(data_std, dtype=torch.float64))
+    logit = p_data.log_prob(x) - p_g.log_prob(x)
+    print("logit range", float(logit.detach().min()), float(logit.detach().max()))
+    F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit)).neg().backward(retain_graph=True)
+    g_sat = theta.grad.clone()
+    theta.grad = None
+    F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit)).backward()
+    return g_sat.float(), theta.grad.float()
+
+
+def grads_by_hand(mu, sigma, z, data_mean, data_std):
+    """No autograd: the chain rule written out."""
+    x = mu + sigma * z
+    logit = _log_normal(x, data_mean, data_std) - _log_normal(x, mu, sigma)
+    dlogit = -(x - data_mean) / data_std ** 2 + (x - mu) / sigma ** 2
+    d_sat, d_ns = -torch.sigmoid(logit) * dlogit, -torch.sigmoid(-logit) * dlogit
+    return torch.stack([d_sat.mean(), (d_sat * z).mean()]), torch.stack([d_ns.mean(), (d_ns * z).mean()])
+
+
+GRAD_CORRECT = [grads_ref, grads_backward_float64, grads_by_hand]
+GRAD_HIDDEN = [dict(seed=501, n=1000, mu=-1.0, sigma=1.5, data_mean=1.0, data_std=0.7),
+               dict(seed=502, n=64, mu=2.2, sigma=0.3)]
+
+
+@pytest.mark.parametrize("answer", GRAD_CORRECT, ids=lambda a: a.__name__)
+@pytest.mark.parametrize("kwargs", [{}, *GRAD_HIDDEN], ids=["default", "hidden-1", "hidden-2"])
+def test_generator_gradients_correct_answers_pass(answer, kwargs, capsys):
+    check_generator_gradients_at_optimum(answer, **kwargs)
+    assert "[passed]" in capsys.readouterr().out
+
+
+def _wrong_grads(variant):
+    """A wrong answer of the exercise: the usual mistakes."""
+    def answer(mu, sigma, z, data_mean, data_std):
+        log_sigma_t = torch.tensor(math.log(sigma), requires_grad=True)
+        mu_t = torch.tensor(mu, requires_grad=True)
+        sigma_t = log_sigma_t.exp() if variant == "log sigma" else torch.tensor(sigma, requires_grad=True)
+        leaves = (mu_t, log_sigma_t if variant == "log sigma" else sigma_t)
+        x = mu_t + sigma_t * z
+        x_d = x.detach() if variant == "zero" else x
+        g_mu, g_sigma = (mu_t, sigma_t) if variant.startswith("not detached") else (mu, sigma)
+        if variant == "not detached":
+            log_p_g = _log_normal_torch(x_d, g_mu, g_sigma)
+        elif variant == "p_g variance":
+            log_p_g = _log_normal(x_d, g_mu, math.sqrt(g_sigma))
+        elif variant in ("p_g unnormalised", "unnormalised"):
+            log_p_g = -0.5 * ((x_d - g_mu) / g_sigma) ** 2
+        else:
+            log_p_g = _log_normal(x_d, g_mu, g_sigma)
+        if variant == "p_data variance":
+            log_p_data = _log_normal(x_d, data_mean, math.sqrt(data_std))
+        elif variant == "unnormalised":
+            log_p_data = -0.5 * ((x_d - data_mean) / data_std) ** 2
+        else:
+            log_p_data = _log_normal(x_d, data_mean, data_std)
+        logit = log_p_data - log_p_g
+        if variant == "inverted D*":
+            logit = -logit
+        if variant in ("naive", "clamp"):
+            d = torch.exp(log_p_data) / (torch.exp(log_p_data) + torch.exp(log_p_g))
+            floor = 1e-30 if variant == "clamp" else 0.0
+            log_d, log_1md = torch.log(d.clamp(min=floor)), torch.log((1 - d).clamp(min=floor))
+        else:
+            log_d, log_1md = F.logsigmoid(logit), F.logsigmoid(-logit)
+        reduce = torch.sum if variant == "sum" else torch.mean
+        saturating, non_saturating = reduce(log_1md), -reduce(log_d)
+        if variant == "swapped logs":
+            saturating, non_saturating = reduce(log_d), -reduce(log_1md)
+        if variant == "sign":
+            saturating, non_saturating = -saturating, -non_saturating
+        if variant == "losses":
+            return saturating, non_saturating
+        if variant == "zero":
+            return torch.zeros(2), torch.zeros(2)   # what autograd gives with allow_unused, as zeros
+        g_sat = torch.autograd.grad(saturating, leaves, retain_graph=True)
+        g_ns = torch.autograd.grad(non_saturating, leaves)
+        if variant == "unstacked":
+            return g_sat, g_ns
+        g_sat, g_ns = torch.stack(g_sat), torch.stack(g_ns)
+        return (g_ns, g_sat) if variant == "order" else (g_sat, g_ns)
+    return answer
+
+
+GRAD_WRONG = [
+    ("not detached", "the discriminator is not held fixed"),
+    ("not detached, math.log", "the discriminator is not held fixed"),
+    ("zero", "the gradients are zero"),
+    ("order", "wrong order"),
+    ("swapped logs", "log D\\* and log\\(1 - D\\*\\) are swapped"),
+    ("inverted D*", "log D\\* and log\\(1 - D\\*\\) are swapped"),
+    ("sign", "sign is flipped"),
+    ("sum", "summed over the samples"),
+    ("log sigma", "with respect to log sigma"),
+    ("p_g variance", "p_g's density treats sigma as the variance"),
+    ("p_data variance", "p_data's density treats data_std as the variance"),
+    ("p_g unnormalised", "p_g's log-density lacks -log sigma"),
+    ("unnormalised", "lack their normalising terms"),
+    ("naive", "nan or inf for a generator far from the data"),
+    ("clamp", "right near the data but wrong for a generator far from the data"),
+    ("losses", "did you return the loss itself"),
+    ("unstacked", "pair of tensors"),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")   # math.log of a tensor
+@pytest.mark.parametrize("variant, message", GRAD_WRONG, ids=[v for v, _ in GRAD_WRONG])
+@pytest.mark.parametrize("kwargs", [{}, *GRAD_HIDDEN], ids=["default", "hidden-1", "hidden-2"])
+def test_generator_gradients_mistakes(variant, message, kwargs):
+    with pytest.raises(CheckFailed, match=message):
+        check_generator_gradients_at_optimum(_wrong_grads(variant), **kwargs)
+
+
+@pytest.mark.parametrize("detach", ["D*", "x"])
+def test_generator_gradients_without_a_graph(detach):
+    """All of D*(G(z)) detached, or x computed from the numbers: autograd raises; the check says why."""
+    def answer(mu, sigma, z, data_mean, data_std):
+        mu_t, sigma_t = torch.tensor(mu, requires_grad=True), torch.tensor(sigma, requires_grad=True)
+        x = (mu_t + sigma_t * z).detach() if detach == "x" else mu_t + sigma_t * z
+        d = torch.sigmoid(_log_normal(x, data_mean, data_std) - _log_normal(x, mu, sigma))
+        if detach == "D*":
+            d = d.detach()
+        g_sat = torch.autograd.grad(torch.log(1 - d).mean(), (mu_t, sigma_t))
+        g_ns = torch.autograd.grad(-torch.log(d).mean(), (mu_t, sigma_t))
+        return torch.stack(g_sat), torch.stack(g_ns)
+    with pytest.raises(CheckFailed, match="Hold the discriminator fixed, not its input"):
+        check_generator_gradients_at_optimum(answer)
+
+
+def test_generator_gradients_none():
+    def answer(mu, sigma, z, data_mean, data_std):
+        mu_t, sigma_t = torch.tensor(mu), torch.tensor(sigma, requires_grad=True)
+        (mu_t + sigma_t * z).mean().backward()
+        return mu_t.grad, sigma_t.grad
+    with pytest.raises(CheckFailed, match="is None"):
+        check_generator_gradients_at_optimum(answer)
+
+
+def test_generator_gradients_refuse_the_references():
+    """The library's function, the check's own helpers, and the quadrature expectations of the book
+    (gaussian_generator_gradients: the expectations, not these samples' averages) do not pass."""
+    from genedu.checks import ch04
+    for ref in ("genedu.gan_theory.generator_gradients_at_optimum", "genedu.checks.ch04._gradients_closed_form",
+                "genedu.checks.ch04._gradients_variant"):
+        assert ref in ch04.REFERENCES
+    with pytest.raises(CheckFailed, match="reference implementation"):
+        check_generator_gradients_at_optimum(gan_theory.generator_gradients_at_optimum)
+    with pytest.raises(CheckFailed, match="reference implementation"):
+        check_generator_gradients_at_optimum(lambda mu, sigma, z, m, s: ch04._gradients_closed_form(mu, sigma, z, m, s))
+
+    def expectation(mu, sigma, z, data_mean, data_std):
+        g = gan_theory.gaussian_generator_gradients(mu, sigma, data_mean, data_std)
+        return g["saturating"].float(), g["non_saturating"].float()
+    for kwargs in ({}, *GRAD_HIDDEN):
+        with pytest.raises(CheckFailed, match="differs from the correct value"):
+            check_generator_gradients_at_optimum(expectation, **kwargs)
+
+
+# --- the library's generator_gradients_at_optimum ---------------------------------------------------
+
+def _quantiles(n):
+    """z at n evenly spaced quantiles of N(0, 1): sample averages become accurate integrals."""
+    return torch.special.ndtri((torch.arange(n, dtype=torch.float64) + 0.5) / n)
+
+
+@pytest.mark.parametrize("mu, sigma", [(0.0, 1.0), (2.0, 1.0), (2.0, 0.25), (1.0, 0.6)])
+def test_library_gradients_follow_the_divergences(mu, sigma):
+    """Arjovsky & Bottou's Theorem 2.5: with many z the averages' gradients are those of 2 JSD and of
+    KL(p_g || p_data) - 2 JSD (computed by quadrature, the JSD on an x grid, the KL in closed form)."""
+    sat, ns = gan_theory.generator_gradients_at_optimum(mu, sigma, _quantiles(200_000))
+    ref = gan_theory.gaussian_generator_gradients(mu, sigma)
+    torch.testing.assert_close(sat, ref["two_jsd"], rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(ns, ref["kl_minus_two_jsd"], rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(sat + ns, ref["reverse_kl"], rtol=1e-3, atol=1e-4)
+
+
+def test_library_gradients_match_the_chain_rule():
+    z = torch.randn(300, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for args in ((0.5, 0.8, 2.0, 0.5), (-1.0, 1.5, 1.0, 0.7)):
+        mu, sigma, m, s = args
+        sat, ns = gan_theory.generator_gradients_at_optimum(mu, sigma, z, m, s)
+        ref_sat, ref_ns = grads_by_hand(mu, sigma, z, m, s)
+        torch.testing.assert_close(sat, ref_sat)
+        torch.testing.assert_close(ns, ref_ns)
+        assert sat.dtype == torch.float64 and sat.shape == (2,)
+    sat32, _ = gan_theory.generator_gradients_at_optimum(0.5, 0.8, z.float())
+    assert sat32.dtype == torch.float32
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(sigma=0.0), ValueError, "sigma"),
+    (dict(sigma=-1.0), ValueError, "sigma"),
+    (dict(data_std=0.0), ValueError, "data_std"),
+    (dict(mu="0"), TypeError, "mu"),
+    (dict(mu=float("nan")), TypeError, "mu"),
+    (dict(data_mean=None), TypeError, "data_mean"),
+    (dict(z=torch.zeros(4, 2)), ValueError, "z"),
+    (dict(z=torch.zeros(4, dtype=torch.long)), TypeError, "z"),
+    (dict(z=torch.zeros(0)), ValueError, "z"),
+    (dict(z=[0.0, 1.0]), TypeError, "z"),
+])
+def test_library_gradients_bad_arguments(kwargs, error, match):
+    args = dict(mu=0.0, sigma=1.0, z=torch.randn(8), data_mean=2.0, data_std=0.5) | kwargs
+    with pytest.raises(error, match=match):
+        gan_theory.generator_gradients_at_optimum(**args)

@@ -36,6 +36,48 @@ def test_mse_reconstruction_sums_over_pixels():
     torch.testing.assert_close(losses.mse_reconstruction(x, y), F.mse_loss(x, y, reduction="none").sum(dim=(1, 2, 3)))
 
 
+def test_denoising_loss_closed_forms():
+    """Gaussian data N(m, s^2 I): the identity denoiser scores d sigma^2, the posterior mean
+    m + s^2 / (s^2 + sigma^2) (x~ - m) the minimum d s^2 sigma^2 / (s^2 + sigma^2), any other shrinkage more."""
+    d, m, s, sigma = 3, 1.5, 0.8, 0.6
+    x = m + s * torch.randn(200_000, d, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+
+    def shrink(c):
+        return lambda x_noisy: m + c * (x_noisy - m)
+
+    c_star = s**2 / (s**2 + sigma**2)
+    identity = losses.denoising_loss(lambda x_noisy: x_noisy, x, sigma, generator=g())
+    optimum = losses.denoising_loss(shrink(c_star), x, sigma, generator=g())
+    assert float(identity) == pytest.approx(d * sigma**2, rel=0.01)
+    assert float(optimum) == pytest.approx(d * s**2 * sigma**2 / (s**2 + sigma**2), rel=0.01)
+    for c in (0.5 * c_star, 0.9 * c_star, 1.1 * c_star, 1.0):
+        assert float(losses.denoising_loss(shrink(c), x, sigma, generator=g())) > float(optimum)
+
+
+def test_denoising_loss_draws_from_its_generator_and_has_a_gradient():
+    net = nn.Linear(4, 4)
+    x = torch.randn(16, 4)
+    loss = losses.denoising_loss(net, x, 0.5, generator=torch.Generator().manual_seed(5))
+    eps = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(loss, ((net(x + 0.5 * eps) - x) ** 2).sum(dim=1).mean())
+    loss.backward()
+    assert net.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    ((lambda x: x, torch.randn(8), 0.5), "x must be a batch"),
+    ((lambda x: x, torch.randn(8, 2), -0.1), "sigma must be a positive number"),
+    ((lambda x: x, torch.randn(8, 2), torch.tensor(0.3)), "sigma must be a positive number"),
+    ((lambda x: x[:, :1], torch.randn(8, 2), 0.5), "same shape"),
+    ((None, torch.randn(8, 2), 0.5), "denoiser must be callable"),
+    ((lambda x: x, torch.arange(8).reshape(4, 2), 0.5), "x"),
+])
+def test_denoising_loss_rejects_bad_input(args, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        losses.denoising_loss(*args)
+
+
 @pytest.mark.parametrize("beta", [0.0, 1.0, 4.0])
 def test_negative_elbo_combines_the_terms(beta):
     g = torch.Generator().manual_seed(2)

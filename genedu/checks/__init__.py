@@ -22,7 +22,7 @@ from genedu.checks.ch01 import (
 from genedu.checks.ch02 import (
     check_bce_reconstruction,
     check_build_autoencoder,
-    check_interpolate_latent,
+    check_denoising_loss,
     check_pca,
     check_pca_reconstruct,
     check_train_autoencoder,
@@ -38,8 +38,8 @@ from genedu.checks.ch03 import (
 from genedu.checks.ch04 import (
     check_discriminator_loss,
     check_gan_training_iteration,
+    check_generator_gradients_at_optimum,
     check_generator_loss_nonsaturating,
-    check_generator_loss_saturating,
     check_optimal_discriminator,
     check_value_at_optimum,
 )
@@ -83,13 +83,13 @@ __all__ = [
     "check_sample_class_conditional", "check_logistic_regression_gradient",
     # chapter 2
     "check_pca", "check_pca_reconstruct", "check_bce_reconstruction", "check_build_autoencoder",
-    "check_train_autoencoder", "check_interpolate_latent",
+    "check_train_autoencoder", "check_denoising_loss",
     # chapter 3
     "check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae_forward",
     "check_sample_prior", "check_iwae_bound",
     # chapter 4
-    "check_discriminator_loss", "check_generator_loss_saturating", "check_generator_loss_nonsaturating",
-    "check_optimal_discriminator", "check_value_at_optimum", "check_gan_training_iteration",
+    "check_discriminator_loss", "check_generator_loss_nonsaturating", "check_optimal_discriminator",
+    "check_value_at_optimum", "check_generator_gradients_at_optimum", "check_gan_training_iteration",
     # chapter 5
     "check_conv2d_output_size", "check_conv_transpose2d_output_size", "check_dcgan_generator",
     "check_dcgan_discriminator", "check_weights_init", "check_conditional_generator",

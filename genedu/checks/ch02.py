@@ -8,7 +8,7 @@ self-check calls it with the defaults, the hidden tests with other seeds and sha
 - :func:`check_bce_reconstruction`  the Bernoulli reconstruction loss from logits, stable
 - :func:`check_build_autoencoder`   an MLP autoencoder with the given sizes (structure, not weights)
 - :func:`check_train_autoencoder`   a training loop that reaches a held-out error on real digits
-- :func:`check_interpolate_latent`  decoding the straight line between two codes
+- :func:`check_denoising_loss`      the denoising autoencoder's loss: Gaussian corruption, clean target
 """
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from genedu import losses as _losses
 from genedu import models as _models
 from genedu import pca as _pca
 from genedu import train as _train_module
-from genedu.checks._core import (CheckFailed, _isclose, _isfinite, call, compare, expect_tensor, expect_tuple, fail,
-                                 passed, probe)
+from genedu.checks._core import (CheckFailed, _isclose, _isfinite, call, close, compare, expect_seeded, expect_tensor,
+                                 expect_tuple, fail, passed, probe)
 
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
 # (nor this module's own computation of the expected PCA, which an answer could import).
 REFERENCES = ("genedu.pca.pca", "genedu.pca.pca_reconstruct", "genedu.losses.bce_reconstruction",
-              "genedu.models.mlp_autoencoder", "genedu.models.mlp", "genedu.train.train", "genedu.models.interpolate",
+              "genedu.models.mlp_autoencoder", "genedu.models.mlp", "genedu.train.train", "genedu.losses.denoising_loss",
               "genedu.checks.ch02._expected_pca")
 
 # References bound at import time: replacing genedu.* later does not change them.
@@ -39,7 +39,7 @@ _pca_reconstruct = _pca.pca_reconstruct
 _bce_reconstruction = _losses.bce_reconstruction
 _mlp_autoencoder = _models.mlp_autoencoder
 _mlp = _models.mlp
-_interpolate = _models.interpolate
+_denoising_loss = _losses.denoising_loss
 _train_loop = _train_module.train
 _Autoencoder = _models.Autoencoder
 _Digits = _data.Digits
@@ -646,58 +646,126 @@ def check_train_autoencoder(train_autoencoder, seed: int = 0, epochs: int = 8, b
                  f"untrained {untrained:.1f}).")
 
 
-# --- exercise 6: latent interpolation ----------------------------------------------------------
+# --- exercise 6: the denoising loss ----------------------------------------------------------
 
-def check_interpolate_latent(interpolate_latent, seed: int = 0, steps: int = 7, latent_dim: int = 3,
-                             image_shape: tuple = (1, 8, 8)) -> None:
-    """Check ``interpolate_latent(model, x_start, x_end, steps) -> (steps, *image_shape)`` images in [0, 1]:
-    encode both images, walk the straight line between the codes, decode, apply the sigmoid."""
-    name = "interpolate_latent"
-    image_shape = tuple(image_shape)
-    d = math.prod(image_shape)
-    torch.manual_seed(seed)
-    encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, 24), nn.Tanh(), nn.Linear(24, latent_dim))
-    decoder = nn.Sequential(nn.Linear(latent_dim, 24), nn.Tanh(), nn.Linear(24, d), nn.Unflatten(1, image_shape))
-    with torch.no_grad():
-        for p in decoder.parameters():
-            p.mul_(3)                                          # a decoder that is far from linear
-    model = _Autoencoder(encoder, decoder).eval()
+class _Recorder(nn.Module):
+    """A fixed, differentiable stand-in for the denoiser r that records its inputs.
+
+    It runs where the answer runs (in the grader's sandbox it travels as a copy, so that the loss's gradient
+    reaches its weight); each call is reported to ``record``, a function of the check (in the sandbox a
+    callback into the grader), which appends to ``calls``."""
+
+    def __init__(self, dim: int, g: torch.Generator):
+        super().__init__()
+        self.weight = nn.Parameter(0.5 * torch.randn(dim, dim, generator=g))
+        calls: list[torch.Tensor] = []
+        self.calls = calls
+        self.record = lambda x_noisy: calls.append(x_noisy)
+
+    def fn(self, x_noisy: torch.Tensor) -> torch.Tensor:
+        flat = x_noisy.flatten(1)
+        return (0.7 * flat + torch.tanh(flat @ self.weight.to(flat.dtype))).reshape(x_noisy.shape)
+
+    def forward(self, x_noisy):
+        if not isinstance(x_noisy, torch.Tensor):
+            raise TypeError(f"the denoiser must be called as denoiser(x_noisy) with a tensor, got "
+                            f"{type(x_noisy).__name__}")
+        self.record(x_noisy.detach().clone())
+        return self.fn(x_noisy)
+
+
+def check_denoising_loss(denoising_loss, seed: int = 0, batch: int = 4000, shape: tuple = (3,),
+                         sigma: float = 0.5) -> None:
+    """Check ``denoising_loss(denoiser, x, sigma, generator=None) -> scalar``, the denoising autoencoder's loss.
+
+    The check's denoiser records its inputs: it must be called once, on x + sigma * eps with eps standard
+    normal (the noise behind its input, (x_noisy - x) / sigma, is tested); and the loss must be the squared error
+    between its output and the **clean** x, averaged over the batch and summed (the squared norm) or averaged
+    (a plain .mean()) over the coordinates, with a gradient and drawn from ``generator``.
+    """
+    name = "denoising_loss"
+    shape = tuple(shape)
     g = torch.Generator().manual_seed(seed)
-    x_start, x_end = torch.rand(image_shape, generator=g), torch.rand(image_shape, generator=g)
+    dim = math.prod(shape)
+    x = (torch.randn(batch, *shape, generator=g) * torch.linspace(0.5, 2.0, dim).reshape(shape) + 1.0)
+    model = _Recorder(dim, g)
 
-    # expected values first
+    def run(s):
+        model.calls.clear()
+        model.zero_grad()
+        out = call(denoising_loss, name, (model, x.clone(), sigma), {"generator": torch.Generator().manual_seed(s)},
+                   reference=_denoising_loss)
+        if isinstance(out, tuple):
+            fail(name, "return the loss alone, a scalar tensor (not a tuple).")
+        return expect_tensor(out, name, "the loss", (),
+                             {(batch,): "you returned one loss per example; average them (.mean()) into one scalar.",
+                              (batch, *shape): "reduce the squared errors to one scalar: sum over the coordinates, "
+                                               "then average over the batch."})
+
+    loss = run(seed + 1000)
+    if len(model.calls) != 1:
+        fail(name, f"the denoiser was called {len(model.calls)} times; call it once, on the whole corrupted batch: "
+                   "denoiser(x + sigma * eps).")
+    x_in = model.calls[0]
+    if tuple(x_in.shape) != tuple(x.shape):
+        fail(name, f"the denoiser was given shape {tuple(x_in.shape)}, expected that of x {tuple(x.shape)}.")
+    x64, in64 = x.double(), x_in.double()
+    if close(in64, x64, 1e-6, 1e-7):
+        fail(name, "the denoiser was given the clean x: corrupt it first, x_noisy = x + sigma * eps, and ask the "
+                   "denoiser to recover x from x_noisy (without corruption it can learn the identity).")
+    noise = (in64 - x64) / sigma
+
+    def standard(e):
+        return abs(float(e.mean())) < 5 / math.sqrt(e.numel()) and abs(float(e.var()) - 1) < 6 * math.sqrt(2 / e.numel())
+
+    if not standard(noise):
+        std = float(noise.std())
+        if standard(noise / sigma):
+            fail(name, f"the noise's standard deviation is sigma^2 = {sigma ** 2:g}, not sigma = {sigma:g}: "
+                       "x_noisy = x + sigma * eps (sigma is a standard deviation, not a variance).")
+        if standard(noise * sigma):
+            fail(name, f"the noise is not scaled by sigma: its standard deviation is 1, expected sigma = {sigma:g} "
+                       "(x_noisy = x + sigma * eps).")
+        if abs(float(noise.mean()) - 0.5) < 0.05 and abs(float(noise.var()) - 1 / 12) < 0.02:
+            fail(name, "the noise is uniform on [0, 1) (torch.rand): draw Gaussian noise, torch.randn(x.shape, "
+                       "generator=generator).")
+        fail(name, f"the noise behind the denoiser's input, (x_noisy - x) / sigma, has mean {float(noise.mean()):.3f} "
+                   f"and standard deviation {std:.3f}, expected 0 and 1: x_noisy = x + sigma * eps with "
+                   "eps = torch.randn(x.shape, generator=generator).")
     with torch.no_grad():
-        z0, z1 = model.encode(x_start[None])[0].double(), model.encode(x_end[None])[0].double()
-        t = torch.arange(steps, dtype=torch.float64)[:, None] / (steps - 1)
-        decode = lambda z: model.decode(z.float()).double()  # noqa: E731
-        logits = decode(z0 + t * (z1 - z0))
-        expected = _sigmoid(logits)
-        t_open = torch.arange(steps, dtype=torch.float64)[:, None] / steps
-        ends = decode(torch.stack([z0, z1]))
-        t_img = t.reshape(steps, *([1] * len(image_shape)))
-        mistakes = [
-            ((1 - t_img) * x_start.double() + t_img * x_end.double(),
-             "you blended the two images pixel by pixel (a cross-fade); encode them, interpolate the codes, and decode."),
-            (logits, "these are logits; return images: torch.sigmoid(model.decode(z))."),
-            (_sigmoid(decode(z0 + t_open * (z1 - z0))),
-             "the last image should be x_end's decoding: t runs from 0 to 1 inclusive, t_i = i / (steps - 1)."),
-            (_sigmoid(decode(z0 + torch.arange(1, steps + 1, dtype=torch.float64)[:, None] / (steps + 1) * (z1 - z0))),
-             "include both ends: t_i = i / (steps - 1), so the first image decodes z_start and the last z_end."),
-            (expected.flip(0), "the order is reversed: start at x_start (t = 0) and end at x_end (t = 1)."),
-            ((1 - t_img) * _sigmoid(ends[0]) + t_img * _sigmoid(ends[1]),
-             "you blended the decoded endpoints; interpolate the codes and decode every intermediate code."),
-            (_sigmoid((1 - t_img) * ends[0] + t_img * ends[1]),
-             "you blended the decoded endpoints' logits; interpolate the codes and decode every intermediate code."),
-        ]
+        pred = model.fn(x_in).double()
 
-    out = call(interpolate_latent, name, (model, x_start.clone(), x_end.clone(), steps), reference=_interpolate)
-    if isinstance(out, torch.Tensor):
-        out = out.detach()
-    images = expect_tensor(out, name, "the images", (steps, *image_shape),
-                           {(steps, d): f"reshape the images to {(steps, *image_shape)} (the decoder's output shape).",
-                            (steps, 1, *image_shape): "you encoded the images as a batch of one; return a batch of "
-                                                      f"steps images, shape {(steps, *image_shape)}.",
-                            (steps - 1, *image_shape): "return steps images, both ends included.",
-                            (steps + 1, *image_shape): "return exactly steps images, both ends included."})
-    compare(images, expected, name, "the images", mistakes, rtol=1e-4, atol=1e-4)
-    passed(name, f"{steps} images decoded along the line between the two codes.")
+    def per_coordinate(errors):   # the two correct reductions of a (B, ...) tensor of errors
+        return {"squared norm over the coordinates, mean over the batch": errors.flatten(1).sum(1).mean(),
+                "mean over the batch and the coordinates": errors.mean()}
+
+    squared = (pred - x64) ** 2
+    forms = per_coordinate(squared)
+    mistakes = [(squared.sum(), "you summed over the batch too; average the examples' squared errors over the "
+                                "batch (an expectation over x and eps).")]
+    for errors, why in [((pred - in64) ** 2, "the target is the clean x, not the corrupted input x_noisy: the "
+                                             "denoiser learns to undo the noise."),
+                        ((pred - noise) ** 2, "the target is the clean x: this denoiser returns an estimate of x, "
+                                              "not of the noise (chapter 7's networks predict the noise)."),
+                        ((pred - x64).abs(), "this is the absolute error; the loss is the *squared* error."),
+                        ((pred + x64) ** 2, "the sign is flipped: (denoiser(x_noisy) - x)^2."),
+                        (0.5 * squared, "drop the factor 1/2: the loss is ||r(x_noisy) - x||^2.")]:
+        mistakes += [(value, why) for value in per_coordinate(errors).values()]
+    form = next((label for label, value in forms.items() if close(loss, value, rtol=1e-4, atol=1e-6)), None)
+    if form is None:
+        for wrong, why in mistakes:
+            if close(loss, wrong, rtol=1e-4, atol=1e-6):
+                fail(name, f"the loss is wrong: {why}")
+        want = forms["squared norm over the coordinates, mean over the batch"]
+        fail(name, f"the loss is {float(loss.detach()):.4f}, but the batch mean of ||denoiser(x_noisy) - x||^2 for the "
+                   f"input your function gave the denoiser is {float(want):.4f}: compare the denoiser's output on "
+                   "x_noisy with the clean x.")
+    if not loss.requires_grad:
+        fail(name, "the loss carries no gradient: don't detach it, call .item() or wrap the computation in no_grad.")
+    loss.backward()
+    if model.weight.grad is None or float(model.weight.grad.abs().sum()) == 0:
+        fail(name, "no gradient reaches the denoiser's parameters.")
+    expect_seeded(run, loss, seed + 1000, name, "losses",
+                  "draw eps with the `generator` argument: torch.randn(x.shape, generator=generator).")
+    passed(name, f"x_noisy = x + {sigma:g} eps with eps ~ N(0, I), loss = ||r(x_noisy) - x||^2 as the {form} "
+                 f"({batch} examples of shape {shape}).")

@@ -5,7 +5,8 @@ self-check calls it with the defaults, the hidden tests with other seeds and sha
 
 The expected values are computed independently of genedu.gan: the losses with log-sigmoid in float64,
 the optimal discriminator as the density ratio in float64, the value at the optimum from the Jensen-Shannon
-divergence, and the training iteration by an explicit Algorithm 1 step on copies of the models.
+divergence, the generator's gradients against the fixed optimal discriminator in closed form (the chain
+rule written out), and the training iteration by an explicit Algorithm 1 step on copies of the models.
 """
 from __future__ import annotations
 
@@ -18,22 +19,24 @@ from torch import nn
 
 from genedu import gan as _gan
 from genedu import gan_theory as _gan_theory
-from genedu.checks._core import (_isfinite, call, close, compare, expect_number, expect_tensor, expect_tuple, fail,
-                                 passed, probe)
+from genedu.checks._core import (CheckFailed, _isfinite, call, close, compare, expect_number, expect_tensor,
+                                 expect_tuple, fail, passed, probe)
 from genedu.checks.ch02 import _substitute_names
 
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
 # (nor this module's own JSD and reference iterations, which an answer could import).
-REFERENCES = ("genedu.gan.discriminator_loss", "genedu.gan.generator_loss_saturating",
-              "genedu.gan.generator_loss_nonsaturating", "genedu.gan_theory.optimal_discriminator",
-              "genedu.gan_theory.value_at_optimum", "genedu.gan_theory.gan_value", "genedu.gan_theory.jensen_shannon",
+# (genedu.gan.generator_loss_saturating is not one: the notebook's try-it cells use it.)
+REFERENCES = ("genedu.gan.discriminator_loss", "genedu.gan.generator_loss_nonsaturating",
+              "genedu.gan_theory.optimal_discriminator", "genedu.gan_theory.value_at_optimum",
+              "genedu.gan_theory.gan_value", "genedu.gan_theory.jensen_shannon",
+              "genedu.gan_theory.generator_gradients_at_optimum",
               "genedu.gan.discriminator_step", "genedu.gan.generator_step", "genedu.gan.train_gan",
-              "genedu.checks.ch04._jsd", "genedu.checks.ch04._reference_iteration",
+              "genedu.checks.ch04._jsd", "genedu.checks.ch04._gradients_closed_form",
+              "genedu.checks.ch04._gradients_variant", "genedu.checks.ch04._reference_iteration",
               "genedu.checks.ch04._reference_after_d_step")
 
 # References bound at import time: replacing genedu.gan.* later does not change them.
 _discriminator_loss = _gan.discriminator_loss
-_generator_loss_saturating = _gan.generator_loss_saturating
 _generator_loss_nonsaturating = _gan.generator_loss_nonsaturating
 _discriminator_step = _gan.discriminator_step
 _generator_step = _gan.generator_step
@@ -42,6 +45,7 @@ _optimal_discriminator = _gan_theory.optimal_discriminator
 _value_at_optimum = _gan_theory.value_at_optimum
 _gan_value = _gan_theory.gan_value
 _jensen_shannon = _gan_theory.jensen_shannon
+_generator_gradients_at_optimum = _gan_theory.generator_gradients_at_optimum
 _logsigmoid, _softplus = F.logsigmoid, F.softplus
 _Tensor = torch.Tensor
 
@@ -135,29 +139,7 @@ def check_discriminator_loss(discriminator_loss, seed: int = 0, batch: int = 32,
     passed(name, f"matches -V(D, G) on {batch} real and {fake_batch} fake logits, stable for logits up to +-200.")
 
 
-# --- 2 and 3. the generator losses ------------------------------------------------------------------
-
-def check_generator_loss_saturating(generator_loss_saturating, seed: int = 0, batch: int = 32) -> None:
-    """Check ``generator_loss_saturating(fake_logits) -> scalar``: mean log(1 - D(G(z))), the minimax
-    generator loss (to minimise), stable for large logits."""
-    name = "generator_loss_saturating"
-    _, fake = _logits(seed, 1, batch)
-    log_1md, log_d = _logsigmoid(-fake), _logsigmoid(fake)
-    expected = log_1md.mean()
-    mistakes = [
-        (-expected, "the sign is flipped: the generator MINIMISES V(D, G), whose G-dependent term is "
-                    "+mean log(1 - D(G(z)))."),
-        (-log_d.mean(), "this is the non-saturating loss -log D(G(z)); here write the minimax one, log(1 - D(G(z)))."),
-        (log_d.mean(), "you wrote mean log D(G(z)); the minimax loss is mean log(1 - D(G(z)))."),
-        (log_1md.sum(), "you summed over the examples; use the mean."),
-        ((1 - fake.sigmoid()).mean(), "a log is missing: log(1 - D(G(z)))."),
-    ]
-    grad = -torch.sigmoid(fake) / batch                      # d/dl log(1 - sigmoid(l)) = -sigmoid(l)
-    _check_loss(generator_loss_saturating, name, (fake,), expected, mistakes, _generator_loss_saturating, 0, grad)
-    big = torch.tensor(_EXTREME, dtype=torch.float64)
-    _check_extreme(generator_loss_saturating, name, (big,), _logsigmoid(-big).mean(), _generator_loss_saturating)
-    passed(name, f"matches mean log(1 - D(G(z))) on {batch} logits, stable for logits up to +-200.")
-
+# --- 2. the non-saturating generator loss ----------------------------------------------------------
 
 def check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed: int = 0, batch: int = 32) -> None:
     """Check ``generator_loss_nonsaturating(fake_logits) -> scalar``: -mean log D(G(z)), stable for
@@ -183,7 +165,7 @@ def check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed: int =
     passed(name, f"matches -mean log D(G(z)) on {batch} logits, stable for logits up to +-200.")
 
 
-# --- 4. the optimal discriminator -----------------------------------------------------------------
+# --- 3. the optimal discriminator -----------------------------------------------------------------
 
 def _mixture_log_density(x: torch.Tensor, means, stds, weights) -> torch.Tensor:
     comps = [math.log(w) - 0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
@@ -235,7 +217,7 @@ def check_optimal_discriminator(optimal_discriminator, seed: int = 0, n_grid: in
     passed(name, f"matches p_data / (p_data + p_g) on {n_grid} grid points, including the far tails.")
 
 
-# --- 5. the value at the optimum ------------------------------------------------------------------
+# --- 4. the value at the optimum ------------------------------------------------------------------
 
 def _trapezoid(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return ((f[1:] + f[:-1]) * (x[1:] - x[:-1])).sum() / 2
@@ -321,6 +303,174 @@ def check_value_at_optimum(value_at_optimum, seed: int = 0, n_grid: int = 2001, 
     far = _value_case(value_at_optimum, name, x, far_a, far_b)
     passed(name, f"V(G, D*) = {value:.4f} = -log 4 + 2 JSD for a Gaussian and a two-Gaussian mixture, and "
                  f"{far:.4f} for two Gaussians {shift:.1f} apart.")
+
+
+# --- 5. the generator's gradients against the optimal discriminator --------------------------------
+
+def _log_normal(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """log N(x; mean, std^2) (mean, std numbers or tensors)."""
+    return -0.5 * ((x - mean) / std) ** 2 - torch.log(torch.as_tensor(std, dtype=x.dtype)) - 0.5 * math.log(2 * math.pi)
+
+
+def _gradients_closed_form(mu: float, sigma: float, z: torch.Tensor, m: float, s: float):
+    """The two gradients written out in float64 (no autograd): with l(x) = log p_data(x) - log p_g0(x) the
+    logit of D*, d/dx log(1 - D*) = -D* l'(x) and d/dx (-log D*) = -(1 - D*) l'(x), where
+    l'(x) = -(x - m) / s^2 + (x - mu) / sigma^2; dx/dmu = 1 and dx/dsigma = z."""
+    z = z.double()
+    x = mu + sigma * z
+    logit = (-0.5 * ((x - m) / s) ** 2 - math.log(s)) - (-0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma))
+    dlogit = -(x - m) / s ** 2 + (x - mu) / sigma ** 2
+    d_sat = -torch.sigmoid(logit) * dlogit                  # d/dx log(1 - D*(x))
+    d_ns = -torch.sigmoid(-logit) * dlogit                  # d/dx -log D*(x)
+    return (torch.stack([d_sat.mean(), (d_sat * z).mean()]), torch.stack([d_ns.mean(), (d_ns * z).mean()]))
+
+
+def _gradients_variant(mu: float, sigma: float, z: torch.Tensor, m: float, s: float, variant: str):
+    """The two gradients of a usual wrong answer, by autograd in float64."""
+    z = z.double()
+    theta = torch.tensor([mu, sigma], dtype=torch.float64, requires_grad=True)
+    x = theta[0] + theta[1] * z
+    g_mu, g_sigma = (theta[0], theta[1]) if variant.startswith("not detached") else (mu, sigma)
+    if variant == "p_g variance":                          # sigma read as the variance of p_g
+        log_p_g = _log_normal(x, g_mu, math.sqrt(g_sigma))
+    elif variant == "not detached but -log sigma":         # math.log(sigma_t) makes a number of that term
+        log_p_g = -0.5 * ((x - g_mu) / g_sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    elif variant in ("p_g unnormalised", "unnormalised"):  # -log sigma left out
+        log_p_g = -0.5 * ((x - g_mu) / g_sigma) ** 2
+    else:
+        log_p_g = _log_normal(x, g_mu, g_sigma)
+    if variant == "p_data variance":
+        log_p_data = _log_normal(x, m, math.sqrt(s))
+    elif variant == "unnormalised":
+        log_p_data = -0.5 * ((x - m) / s) ** 2
+    else:
+        log_p_data = _log_normal(x, m, s)
+    logit = log_p_data - log_p_g
+    sat, ns = _logsigmoid(-logit).mean(), -_logsigmoid(logit).mean()
+    (g_sat,) = torch.autograd.grad(sat, theta, retain_graph=True)
+    (g_ns,) = torch.autograd.grad(ns, theta)
+    return g_sat, g_ns
+
+
+def _gradient_out(out, name: str, what: str) -> torch.Tensor:
+    hints = {(): "this is one number; return the gradient with respect to (mu, sigma), shape (2,) "
+                 "(did you return the loss itself?).",
+             (2, 1): "return shape (2,).", (1, 2): "return shape (2,).",
+             (2, 2): "return each gradient as its own (2,) tensor."}
+    if out is None:
+        fail(name, f"{what} is None: torch.autograd.grad (or .grad) gives None when the loss does not depend "
+                   "on the tensor; make mu and sigma leaf tensors with requires_grad=True and compute x = mu + "
+                   "sigma z from them.")
+    if isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, _Tensor) for t in out):
+        fail(name, f"{what} is a pair of tensors: torch.autograd.grad(loss, (mu, sigma)) returns one gradient per "
+                   "input; stack them into one (2,) tensor, torch.stack([d_mu, d_sigma]).")
+    if isinstance(out, _Tensor) and out.is_floating_point() and tuple(out.shape) == (2,) \
+            and not bool(_isfinite(out).all()):
+        return out   # judged by the caller, which knows where that happens
+    return expect_tensor(out, name, what, (2,), hints)
+
+
+_NO_GRAPH = ("does not require grad", "not have been used in the graph")
+
+
+def _gradients_case(fn, name: str, mu: float, sigma: float, z: torch.Tensor, m: float, s: float):
+    try:
+        out = call(fn, name, (mu, sigma, z.clone(), m, s), reference=(_generator_gradients_at_optimum,
+                                                                     _gradients_closed_form, _gradients_variant))
+    except CheckFailed as err:
+        if any(phrase in str(err) for phrase in _NO_GRAPH):
+            raise CheckFailed(f"{err} The loss does not depend on the tensors you differentiate: was all of "
+                              "D*(G(z)) detached, or x computed from the numbers mu and sigma? Hold the "
+                              "discriminator fixed, not its input: x = mu + sigma z must be computed from "
+                              "leaf tensors with requires_grad=True; only p_g inside D* uses the fixed "
+                              "numbers.") from None
+        raise
+    sat, ns = expect_tuple(out, name, ["grad_saturating", "grad_non_saturating"])
+    return (_gradient_out(sat, name, "the saturating loss's gradient"),
+            _gradient_out(ns, name, "the non-saturating loss's gradient"))
+
+
+def _pair(t: torch.Tensor) -> str:
+    return f"({float(t[0]):+.3f}, {float(t[1]):+.3f})"
+
+
+def check_generator_gradients_at_optimum(generator_gradients_at_optimum, seed: int = 0, n: int = 256,
+                                         mu: float = 0.5, sigma: float = 0.8, data_mean: float = 2.0,
+                                         data_std: float = 0.5) -> None:
+    """Check ``generator_gradients_at_optimum(mu, sigma, z, data_mean, data_std) -> (grad_sat, grad_ns)``:
+    the gradients with respect to (mu, sigma) of the Monte-Carlo generator losses mean log(1 - D*(G(z)))
+    and -mean log D*(G(z)), G(z) = mu + sigma z, with D* = p_data / (p_data + p_g) the optimal
+    discriminator of the generator at (mu, sigma), held fixed; (2,) tensors each. ``n`` float32 samples z
+    drawn from ``seed``; then the same for a generator far from the data, where D* underflows in float32."""
+    name = "generator_gradients_at_optimum"
+    mu, sigma, m, s = float(mu), float(sigma), float(data_mean), float(data_std)
+    z = torch.randn(n, generator=_gen(seed))
+    sat_ok, ns_ok = _gradients_closed_form(mu, sigma, z, m, s)
+    v = {k: _gradients_variant(mu, sigma, z, m, s, k)
+         for k in ("not detached", "not detached but -log sigma", "p_g variance", "p_g unnormalised", "p_data variance", "unnormalised")}
+    scale = float(torch.cat([sat_ok, ns_ok]).abs().max())
+    tol = {"rtol": 1e-3, "atol": 1e-4 * scale + 1e-6}
+    log_sigma = torch.tensor([1.0, sigma], dtype=torch.float64)
+    zero = torch.zeros(2, dtype=torch.float64)
+
+    not_fixed = ("the discriminator is not held fixed: p_g inside D* was computed from the tensors you "
+                 "differentiate, so the gradient also flows through D*'s dependence on (mu, sigma). D* is the "
+                 "optimal discriminator of the current generator, a fixed function of x: build its p_g from the "
+                 "numbers mu and sigma (or detached copies); only x = G(z) carries the gradient.")
+
+    def mistakes(ok, other, swapped_logs, which):
+        return [
+            (zero, "the gradients are zero: the whole of D*(G(z)) was detached (or computed from numbers). "
+                   "Hold the discriminator fixed, not its input: x = mu + sigma z must carry the gradient, "
+                   "only p_g inside D* uses the fixed numbers mu and sigma."),
+            (v["not detached"][which], not_fixed),
+            (v["not detached but -log sigma"][which], not_fixed),
+            (other, "the two gradients are in the wrong order: return (saturating, non-saturating)."),
+            (swapped_logs, "log D* and log(1 - D*) are swapped (or D* is p_g / (p_data + p_g)): the saturating "
+                           "loss is mean log(1 - D*(G(z))), the non-saturating one -mean log D*(G(z))."),
+            (-ok, "the sign is flipped: the saturating loss is +mean log(1 - D*(G(z))) (the generator minimises "
+                  "V), the non-saturating one -mean log D*(G(z))."),
+            (n * ok, "you summed over the samples; the losses are means over z."),
+            (ok * log_sigma, "the second entry is the gradient with respect to log sigma (sigma d/dsigma); "
+                             "differentiate with respect to sigma itself."),
+            (v["p_g variance"][which], "p_g's density treats sigma as the variance: p_g = N(mu, sigma^2), "
+                                       "log p_g(x) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi) / 2."),
+            (v["p_data variance"][which], "p_data's density treats data_std as the variance: p_data = "
+                                          "N(data_mean, data_std^2)."),
+            (v["p_g unnormalised"][which], "p_g's log-density lacks -log sigma: D* compares normalised densities, "
+                                           "and the normalising constants do not cancel unless sigma = data_std."),
+            (v["unnormalised"][which], "the log-densities lack their normalising terms -log sigma and "
+                                       "-log data_std: D* compares normalised densities, and these do not cancel "
+                                       "unless sigma = data_std."),
+        ]
+
+    sat, ns = _gradients_case(generator_gradients_at_optimum, name, mu, sigma, z, m, s)
+    for out, what in ((sat, "the saturating loss's gradient"), (ns, "the non-saturating loss's gradient")):
+        if not bool(_isfinite(out).all()):
+            fail(name, f"{what} contains nan or inf for a generator at (mu, sigma) = ({mu}, {sigma}).")
+    compare(sat, sat_ok, name, "the saturating loss's gradient", mistakes(sat_ok, ns_ok, -ns_ok, 0), **tol)
+    compare(ns, ns_ok, name, "the non-saturating loss's gradient", mistakes(ns_ok, sat_ok, -sat_ok, 1), **tol)
+
+    # far from the data: D*(G(z)) is about exp(16 z - 128), 0 in float32 for most z
+    mu_far, sigma_far = m - 16 * s, s
+    sat_far_ok, ns_far_ok = _gradients_closed_form(mu_far, sigma_far, z, m, s)
+    sat_far, ns_far = _gradients_case(generator_gradients_at_optimum, name, mu_far, sigma_far, z, m, s)
+    where = f"for a generator far from the data, (mu, sigma) = ({mu_far:g}, {sigma_far:g})"
+    if not (bool(_isfinite(sat_far).all()) and bool(_isfinite(ns_far).all())):
+        fail(name, f"the gradients contain nan or inf {where}: D*(G(z)) underflows to 0 in float32 there, and "
+                   "log D* = log 0 = -inf. Compute the logs from D*'s logit l = log p_data(x) - log p_g(x): "
+                   "log D* = F.logsigmoid(l), log(1 - D*) = F.logsigmoid(-l), which stay exact.")
+    far_tol = {"rtol": 1e-3, "atol": 1e-4 * float(torch.cat([sat_far_ok, ns_far_ok]).abs().max())}
+    if not (close(sat_far, sat_far_ok, **far_tol) and close(ns_far, ns_far_ok, **far_tol)):
+        fail(name, f"the gradients are right near the data but wrong {where}: got {_pair(sat_far)} and "
+                   f"{_pair(ns_far)}, expected {_pair(sat_far_ok)} and {_pair(ns_far_ok)}. There D*(G(z)) "
+                   "underflows to 0 in float32 (a clamp or an epsilon then replaces log D* by a constant, whose "
+                   "gradient is 0). Compute log D* = F.logsigmoid(l) and log(1 - D*) = F.logsigmoid(-l) from "
+                   "D*'s logit l = log p_data(x) - log p_g(x).")
+    tiny = 10 ** math.ceil(math.log10(float(sat_far_ok.abs().max()) + 1e-300))
+    passed(name, f"both gradients match on {n} samples at (mu, sigma) = ({mu:g}, {sigma:g}); far from the data, "
+                 f"at ({mu_far:g}, {sigma_far:g}), the saturating one vanishes (< {tiny:.0e}), the "
+                 f"non-saturating one is {_pair(ns_far_ok)}.")
 
 
 # --- 6. one iteration of Algorithm 1 ----------------------------------------------------------------
@@ -423,7 +573,7 @@ def _reference_iteration(G0, D0, stale_g, stale_d, x, z_d, z_g, kind, lr, varian
 def _watched_iteration(gan_training_iteration, G, D, stale_g, stale_d, kind, lr, x, z_d, z_g):
     """Probe function (run where the answer lives): gives G and D the gradients ``stale_g``/``stale_d``
     left over from a previous iteration (gradients do not travel with a model), makes their optimizers
-    and runs the answer's iteration, with correct losses of exercises 1-3 in the notebook's namespace (a
+    and runs the answer's iteration, with correct losses of exercises 1 and 2 in the notebook's namespace (a
     mistake there does not cost this exercise too) and the optimizers' steps recorded. Returns (what the
     answer returned, events): ["d", G's parameters, G's gradients] when d_opt.step() starts, ["d done",
     D's parameters] when it ends, ["g", D's parameters] when g_opt.step() starts, in the order they
@@ -445,7 +595,7 @@ def _watched_iteration(gan_training_iteration, G, D, stale_g, stale_d, kind, lr,
         events.append(["g", _params(D)])
         return g_step(*args, **kwargs)
 
-    # exercises 1-3, correct, for the iteration to use
+    # the losses (exercises 1 and 2, and the saturating one), correct, for the iteration to use
     def discriminator_loss(real_logits, fake_logits):
         return _softplus(-real_logits).mean() + _softplus(fake_logits).mean()
 
@@ -544,7 +694,7 @@ def check_gan_training_iteration(gan_training_iteration, seed: int = 0, batch: i
         hints = {"no zero_grad g": "the generator's old gradients were not zeroed: call g_optimizer.zero_grad() "
                                    "before g_loss.backward().",
                  "saturating": "you used the saturating loss log(1 - D(G(z))); use the non-saturating "
-                               "-log D(G(z)) (your generator_loss_nonsaturating of exercise 3).",
+                               "-log D(G(z)) (your generator_loss_nonsaturating of exercise 2).",
                  "same z": "the generator step reused z_d; Algorithm 1 samples fresh noise for it: use z_g."}
         for variant, hint in hints.items():
             if (_same(final_G, variants[variant]["G"])

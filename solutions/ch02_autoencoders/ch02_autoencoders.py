@@ -16,8 +16,10 @@
 # $\hat x \approx x$. With one linear layer each way and the squared error, the best autoencoder spans
 # the same subspace as **PCA**; with nonlinear layers it reconstructs better, and its codes organise the
 # digits. But a plain autoencoder is not yet a generative model: decoding a random code rarely gives a digit.
+# A *denoising* autoencoder, trained to undo noise, learns something a generative model can use: which way
+# the data lie from any point, the score of chapter 7.
 #
-# You will write six functions (16 points in all):
+# You will write six functions (17 points in all):
 #
 # | # | function | points |
 # |---|---|---|
@@ -26,7 +28,7 @@
 # | 3 | `bce_reconstruction`: the Bernoulli reconstruction loss from logits | 3 |
 # | 4 | `build_autoencoder`: an MLP autoencoder with given sizes | 3 |
 # | 5 | `train_autoencoder`: the training loop | 3 |
-# | 6 | `interpolate_latent`: walking between two digits in latent space | 2 |
+# | 6 | `denoising_loss`: the denoising autoencoder's loss, and the score it learns | 3 |
 #
 # Each exercise has a **self-check** cell: run it after your answer. It prints one line when your
 # function is right and otherwise tells you what looks wrong. The grader runs the same check again
@@ -54,10 +56,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedu import data, plot, widgets
+from genedu import data, density, plot, widgets
 from genedu.models import Autoencoder
-from genedu.checks.ch02 import (check_bce_reconstruction, check_build_autoencoder, check_interpolate_latent,
-                                check_pca, check_pca_reconstruct, check_train_autoencoder)
+from genedu.checks.ch02 import (check_bce_reconstruction, check_build_autoencoder, check_denoising_loss, check_pca,
+                                check_pca_reconstruct, check_train_autoencoder)
 
 genedu.seed_everything(0)
 print(f"genedu {genedu.__version__}, torch {torch.__version__}, device {genedu.device()}")
@@ -355,54 +357,128 @@ z_random = (torch.rand(32, 2, generator=torch.Generator().manual_seed(1)) * 2 - 
 with torch.no_grad():
     plot.image_grid(decode_2d(z_random), nrow=16, title="decoded random codes");
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 6: interpolating in latent space (2 points)
-#
-# Between two digits $x_a$ and $x_b$ there are two straight lines: in pixel space, $(1 - t) x_a + t x_b$,
-# a cross-fade of two ghosts; and in latent space, through the decoder,
-#
-# $$\hat x(t) = \sigma\big(g_\theta((1 - t)\, z_a + t\, z_b)\big), \qquad z_a = f_\phi(x_a),\ z_b = f_\phi(x_b).$$
-#
-# Write `interpolate_latent(model, x_start, x_end, steps)` for an `Autoencoder` `model` and two images of shape
-# `(1, H, W)`, returning the `(steps, 1, H, W)` images (in $[0, 1]$, so apply the sigmoid) at
-# $t_i = i / (\text{steps} - 1)$, $i = 0, \dots, \text{steps} - 1$: the first decodes $z_a$, the last $z_b$.
-# `model.encode` wants a batch: `x_start[None]` is a batch of one. Do not use `genedu.models.interpolate`.
-
-# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def interpolate_latent(model, x_start, x_end, steps):
-    """Decode `steps` evenly spaced points on the line between the codes of x_start and x_end (both (1, H, W))."""
-    ### BEGIN SOLUTION
-    z = model.encode(torch.stack([x_start, x_end])).detach()     # (2, latent_dim)
-    t = torch.linspace(0, 1, steps)[:, None]                     # (steps, 1)
-    path = (1 - t) * z[0] + t * z[1]                             # (steps, latent_dim)
-    return torch.sigmoid(model.decode(path)).detach()
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 6 (the grader runs more tests)
-check_interpolate_latent(interpolate_latent)
-### BEGIN HIDDEN TESTS
-check_interpolate_latent(interpolate_latent, seed=601, steps=2, latent_dim=2)
-check_interpolate_latent(interpolate_latent, seed=602, steps=12, latent_dim=5, image_shape=(1, 5, 7))
-### END HIDDEN TESTS
-
 # %% [markdown]
 # ### Try it: from one digit to another
 #
-# Top: your latent interpolation with the 2D autoencoder from a held-out 3 to a held-out 7. Bottom: the
-# pixel-space cross-fade. Then drag the slider of the explorer (needs a live kernel).
+# Between two digits $x_a$ and $x_b$ there are two straight lines: in pixel space, $(1 - t) x_a + t x_b$, a
+# cross-fade of two ghosts; and in latent space, through the decoder, $\sigma\big(g_\theta((1 - t)\, z_a +
+# t\, z_b)\big)$ with $z_a = f_\phi(x_a)$, $z_b = f_\phi(x_b)$. Top: the latent walk with the 2D autoencoder
+# from a held-out 3 to a held-out 7 (`plot.interpolation`). Bottom: the pixel-space cross-fade. Then drag the
+# slider of the explorer (needs a live kernel).
 
 # %%
 x_a, x_b = x_test[y_test == 3][0], x_test[y_test == 7][0]
-t = torch.linspace(0, 1, 10).reshape(-1, 1, 1, 1)
-strip = torch.cat([interpolate_latent(model_2d, x_a, x_b, 10), (1 - t) * x_a + t * x_b])
-plot.image_grid(strip, nrow=10, title="latent interpolation (top) and pixel cross-fade (bottom)");
-
-# %%
 with torch.no_grad():
     z_a, z_b = model_2d.encode(torch.stack([x_a, x_b]))
+fig, axes = plt.subplots(2, 1, figsize=(10, 2.4))
+plot.interpolation(decode_2d, z_a, z_b, steps=10, ax=axes[0], title="latent interpolation")
+t = torch.linspace(0, 1, 10).reshape(-1, 1, 1, 1)
+plot.image_grid((1 - t) * x_a + t * x_b, nrow=10, ax=axes[1], title="pixel cross-fade");
+
+# %%
 widgets.interpolation_explorer(decode_2d, z_a, z_b)
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 6: the denoising autoencoder (3 points)
+#
+# An autoencoder with a wide enough code can learn the identity. Vincent et al. (2008) gave it a harder task:
+# corrupt each input, $\tilde x = x + \sigma \epsilon$ with $\epsilon \sim \mathcal N(0, I)$, and train a
+# network $r$, the *denoiser*, to return the **clean** $x$:
+#
+# $$L_\text{DAE}(r) = \mathbb E_{x \sim p_{data},\ \epsilon \sim \mathcal N(0, I)}\big[\, \| r(x + \sigma \epsilon) - x \|^2 \big].$$
+#
+# Why this matters for generative models: the best denoiser is the posterior mean, and *Tweedie's formula*
+# says what that is,
+#
+# $$r^*(\tilde x) = \mathbb E[x \mid \tilde x] = \tilde x + \sigma^2\, \nabla_{\tilde x} \log p_\sigma(\tilde x),$$
+#
+# where $p_\sigma$ is the density of the noisy data (Vincent, 2011). So $\big(r(\tilde x) - \tilde x\big) /
+# \sigma^2$ estimates the **score** $\nabla \log p_\sigma$, the vector field that points towards the data. A
+# diffusion model (chapter 7) trains exactly this, at many noise levels at once, and samples by following it.
+#
+# Write `denoising_loss(denoiser, x, sigma, generator=None)` for a batch `x` of shape `(B, ...)` and a noise
+# level `sigma` (a float): draw `eps = torch.randn(x.shape, generator=generator)`, call the denoiser **once**
+# on the corrupted batch, and return the scalar loss, the squared error against the clean `x` **summed over
+# the coordinates** (the squared norm) and **averaged over the batch**. Keep the gradient (no `.item()`, no
+# `torch.no_grad()`). A plain `.mean()` over every entry, which divides the loss by the number of
+# coordinates, is accepted too: the two differ by a constant factor and have the same minimiser. Do not call
+# `genedu.losses.denoising_loss`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def denoising_loss(denoiser, x, sigma, generator=None):
+    """Batch mean of ||denoiser(x + sigma * eps) - x||^2, eps ~ N(0, I) drawn with `generator`; a scalar."""
+    ### BEGIN SOLUTION
+    eps = torch.randn(x.shape, generator=generator)
+    x_hat = denoiser(x + sigma * eps)
+    return ((x_hat - x) ** 2).flatten(1).sum(dim=1).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 6 (the grader runs more tests)
+check_denoising_loss(denoising_loss)
+### BEGIN HIDDEN TESTS
+check_denoising_loss(denoising_loss, seed=601, batch=3000, shape=(1, 4, 4), sigma=0.3)
+check_denoising_loss(denoising_loss, seed=602, batch=5000, shape=(1,), sigma=2.0)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: a denoiser learns the score
+#
+# Train a small MLP denoiser with your loss on 5,000 points of a ring of 8 Gaussians (standard deviation
+# 0.1), at noise level $\sigma = 0.5$ (40 epochs, a few seconds). The noisy density $p_\sigma$ is then a
+# mixture of Gaussians too, of standard deviation $\sqrt{0.1^2 + 0.5^2}$, so its score is known exactly
+# (autograd of `density.gaussian_mixture_log_density`). Left: the exact $\sigma^2 \nabla \log p_\sigma$;
+# right: what your denoiser learned, $r(\tilde x) - \tilde x$. Each arrow runs from a point $\tilde x$ to the
+# clean point estimated from it. The printed relative error compares the two at
+# 2,000 noisy points, where $p_\sigma$ has its mass; far from the ring, where no training point lands, the
+# denoiser has nothing to learn from. Try a smaller $\sigma$: the field sharpens around the modes, and the
+# denoiser needs more data and epochs to follow it.
+
+# %%
+std, sigma = 0.1, 0.5
+x_ring, _ = data.ring_of_gaussians(5000, std=std, seed=1)
+genedu.seed_everything(0)
+denoiser = nn.Sequential(nn.Linear(2, 128), nn.SiLU(), nn.Linear(128, 128), nn.SiLU(), nn.Linear(128, 2))
+optimizer = torch.optim.Adam(denoiser.parameters(), lr=3e-3)
+for epoch in range(40):                                   # the loop of exercise 5, with your loss
+    for xb in x_ring[torch.randperm(len(x_ring))].split(256):
+        loss = denoising_loss(denoiser, xb, sigma)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+noisy = density.GaussianMixture(torch.full((8,), 1 / 8), data.ring_centers(),
+                                (std**2 + sigma**2) * torch.eye(2).expand(8, 2, 2))
+
+
+def exact_shift(x):
+    """sigma^2 grad log p_sigma(x): where Tweedie's formula moves a noisy point x, (N, 2) -> (N, 2)."""
+    x = x.detach().requires_grad_()
+    return sigma**2 * torch.autograd.grad(density.gaussian_mixture_log_density(x, noisy).sum(), x)[0]
+
+
+x_noisy = x_ring[:2000] + sigma * torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
+with torch.no_grad():
+    learned = denoiser(x_noisy) - x_noisy
+exact = exact_shift(x_noisy)
+relative = float(((learned - exact) ** 2).sum(1).mean() / (exact**2).sum(1).mean())
+with torch.no_grad():
+    final = denoising_loss(denoiser, x_ring, sigma, generator=torch.Generator().manual_seed(3))
+    best = ((x_noisy + exact - x_ring[:2000]) ** 2).sum(1).mean()  # Tweedie's r*, on the 2,000 noisy points
+print(f"loss after 40 epochs: {float(final):.3f}; the identity scores 2 sigma^2 = {2 * sigma**2:.2f}, the exact "
+      f"posterior mean {float(best):.3f}")
+print(f"relative squared error of r(x~) - x~ against sigma^2 grad log p_sigma: {relative:.1%}")
+
+grid = plot.grid_points((-3.3, 3.3), (-3.3, 3.3), resolution=12)[0]
+with torch.no_grad():
+    field = denoiser(grid) - grid
+fields = {"exact: $\\sigma^2 \\nabla \\log p_\\sigma(\\tilde x)$": exact_shift(grid),
+          "your denoiser: $r(\\tilde x) - \\tilde x$": field}
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
+for ax, (title, field) in zip(axes, fields.items()):
+    ax.scatter(*x_ring[:1000].T, s=2, c="0.6")
+    ax.quiver(*grid.T, *field.detach().T, angles="xy", scale_units="xy", scale=1, width=0.004)
+    ax.set(title=title, aspect="equal", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5))
 
 # %% [markdown]
 # ## To think about (not graded)

@@ -34,4 +34,9 @@ WRONG_ANSWERS = {
         history.append(sum(epoch_losses) / len(epoch_losses))
     return history
 ''',
+    # the plain autoencoder's target: the corrupted input instead of the clean x
+    "ex6-answer": '''def denoising_loss(denoiser, x, sigma, generator=None):
+    x_noisy = x + sigma * torch.randn(x.shape, generator=generator)
+    return ((denoiser(x_noisy) - x_noisy) ** 2).flatten(1).sum(dim=1).mean()
+''',
 }

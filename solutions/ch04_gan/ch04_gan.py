@@ -18,16 +18,17 @@
 # $$\min_G \max_D V(D, G), \qquad V(D, G) = \mathbb E_{x \sim p_{data}}[\log D(x)] + \mathbb E_{z \sim p_z}[\log(1 - D(G(z)))].$$
 #
 # In this notebook you write the losses of the game, the optimal discriminator and the value of the
-# game at that optimum, and one iteration of Goodfellow et al.'s Algorithm 1; then you train the
-# 1D game with your own iteration. Six functions (14 points in all):
+# game at that optimum, the generator's gradients against that discriminator (which divergence each
+# generator loss follows), and one iteration of Goodfellow et al.'s Algorithm 1; then you train the
+# 1D game with your own iteration. Six functions (16 points in all):
 #
 # | # | function | points |
 # |---|---|---|
 # | 1 | `discriminator_loss`: $-V(D, G)$ on a minibatch, from logits | 2 |
-# | 2 | `generator_loss_saturating`: the minimax generator loss | 1 |
-# | 3 | `generator_loss_nonsaturating`: the non-saturating generator loss | 2 |
-# | 4 | `optimal_discriminator`: $D^*(x)$ on a grid | 2 |
-# | 5 | `value_at_optimum`: $V(G, D^*)$, compared with the Jensen-Shannon divergence | 3 |
+# | 2 | `generator_loss_nonsaturating`: the non-saturating generator loss | 2 |
+# | 3 | `optimal_discriminator`: $D^*(x)$ on a grid | 2 |
+# | 4 | `value_at_optimum`: $V(G, D^*)$, compared with the Jensen-Shannon divergence | 3 |
+# | 5 | `generator_gradients_at_optimum`: the divergence each generator loss follows | 3 |
 # | 6 | `gan_training_iteration`: one iteration of Algorithm 1 | 4 |
 #
 # Each exercise has a **self-check** cell: run it after your answer. It prints one line when
@@ -61,7 +62,7 @@ from tqdm.auto import tqdm
 from genedu import density, gan, gan_theory
 from genedu.data import gaussian_1d
 from genedu.checks.ch04 import (check_discriminator_loss, check_gan_training_iteration,
-                                check_generator_loss_nonsaturating, check_generator_loss_saturating,
+                                check_generator_gradients_at_optimum, check_generator_loss_nonsaturating,
                                 check_optimal_discriminator, check_value_at_optimum)
 from genedu.plot.gan import game_1d_frame
 
@@ -106,33 +107,14 @@ check_discriminator_loss(discriminator_loss, seed=102, batch=64, fake_batch=64)
 ### END HIDDEN TESTS
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex2-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 2: the minimax generator loss (1 point)
+# ## Exercise 2: the non-saturating generator loss (2 points)
 #
-# The generator minimises $V(D, G)$; only the second term depends on it. Its minibatch loss is
+# The generator minimises $V(D, G)$, and only the second term of $V$ depends on it: the minimax
+# generator loss on a minibatch, called **saturating**, is
 #
-# $$\mathcal L_G^{\text{sat}} = \frac1n \sum_{j=1}^n \log\big(1 - D(G(z_j))\big).$$
+# $$\mathcal L_G^{\text{sat}} = \frac1n \sum_{j=1}^n \log\big(1 - D(G(z_j))\big)$$
 #
-# Write `generator_loss_saturating(fake_logits)` (logits of the fakes, shape `(n,)`) returning this
-# scalar, stable for large logits.
-
-# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def generator_loss_saturating(fake_logits):
-    """mean log(1 - D(G(z))) from the logits of the fakes (to minimise); -> scalar."""
-    ### BEGIN SOLUTION
-    return -F.softplus(fake_logits).mean()
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 2 (the grader runs more tests)
-check_generator_loss_saturating(generator_loss_saturating)
-### BEGIN HIDDEN TESTS
-check_generator_loss_saturating(generator_loss_saturating, seed=201, batch=3)
-### END HIDDEN TESTS
-
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 3: the non-saturating generator loss (2 points)
-#
+# (`gan.generator_loss_saturating` computes it from the logits, as $-\mathrm{softplus}(\ell)$ averaged).
 # Early in training the discriminator rejects the fakes easily, $D(G(z)) \approx 0$, where
 # $\log(1 - D)$ is flat: its gradient with respect to the logit is $-D(G(z)) \approx 0$, and the
 # generator barely learns. Goodfellow et al. suggest training $G$ to maximise $\log D(G(z))$ instead,
@@ -140,9 +122,10 @@ check_generator_loss_saturating(generator_loss_saturating, seed=201, batch=3)
 #
 # $$\mathcal L_G^{\text{ns}} = -\frac1n \sum_{j=1}^n \log D(G(z_j)).$$
 #
-# Write `generator_loss_nonsaturating(fake_logits)` returning this scalar, stable for large logits.
+# Write `generator_loss_nonsaturating(fake_logits)` (logits of the fakes, shape `(n,)`) returning this
+# scalar, stable for large logits.
 
-# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def generator_loss_nonsaturating(fake_logits):
     """-mean log D(G(z)) from the logits of the fakes; -> scalar."""
     ### BEGIN SOLUTION
@@ -150,11 +133,11 @@ def generator_loss_nonsaturating(fake_logits):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 3 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 2 (the grader runs more tests)
 check_generator_loss_nonsaturating(generator_loss_nonsaturating)
 ### BEGIN HIDDEN TESTS
-check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed=301, batch=100)
+check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed=201, batch=100)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -166,12 +149,12 @@ check_generator_loss_nonsaturating(generator_loss_nonsaturating, seed=301, batch
 # %%
 for d in (0.001, 0.5, 0.9):
     logit = torch.logit(torch.tensor([d])).requires_grad_(True)
-    (g_sat,) = torch.autograd.grad(generator_loss_saturating(logit), logit)
+    (g_sat,) = torch.autograd.grad(gan.generator_loss_saturating(logit), logit)
     (g_ns,) = torch.autograd.grad(generator_loss_nonsaturating(logit), logit)
     print(f"D(G(z)) = {d:5.3f}: d/dlogit  saturating {g_sat.item():+.4f}   non-saturating {g_ns.item():+.4f}")
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 4: the optimal discriminator (2 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 3: the optimal discriminator (2 points)
 #
 # For a fixed generator with density $p_g$, the discriminator that maximises $V(D, G)$ is
 # (Goodfellow et al., Proposition 1)
@@ -184,7 +167,7 @@ for d in (0.001, 0.5, 0.9):
 # there. Divide the numerator and the denominator by $p_g$ to write $D^*$ as a function of
 # $\log p_{data} - \log p_g$ alone, which stays exact.
 
-# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def optimal_discriminator(log_p_data, log_p_g):
     """D*(x) = p_data / (p_data + p_g) from log-densities on a grid; (M,), (M,) -> (M,)."""
     ### BEGIN SOLUTION
@@ -192,12 +175,12 @@ def optimal_discriminator(log_p_data, log_p_g):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 4 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 3 (the grader runs more tests)
 check_optimal_discriminator(optimal_discriminator)
 ### BEGIN HIDDEN TESTS
-check_optimal_discriminator(optimal_discriminator, seed=401, n_grid=97)
-check_optimal_discriminator(optimal_discriminator, seed=402, n_grid=1000)
+check_optimal_discriminator(optimal_discriminator, seed=301, n_grid=97)
+check_optimal_discriminator(optimal_discriminator, seed=302, n_grid=1000)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -216,8 +199,8 @@ ax.plot(x, log_p_g.exp(), color="tab:green", label="$p_g$")
 ax.plot(x, optimal_discriminator(log_p_data, log_p_g), color="tab:blue", label="your $D^*$")
 ax.legend();
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 5: the value at the optimum and the Jensen-Shannon divergence (3 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 4: the value at the optimum and the Jensen-Shannon divergence (3 points)
 #
 # With the optimal discriminator plugged in, the value of the game becomes a function of $p_g$ alone
 # (Goodfellow et al., Theorem 1):
@@ -238,7 +221,7 @@ ax.legend();
 #
 # Do not call genedu's `value_at_optimum`, `gan_value` or `jensen_shannon`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def value_at_optimum(log_p_data, log_p_g, x):
     """V(G, D*) = int p_data log D* + p_g log(1 - D*) dx on the grid x; (M,), (M,), (M,) -> scalar."""
     ### BEGIN SOLUTION
@@ -250,11 +233,11 @@ def value_at_optimum(log_p_data, log_p_g, x):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 5 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 4 (the grader runs more tests)
 check_value_at_optimum(value_at_optimum)
 ### BEGIN HIDDEN TESTS
-check_value_at_optimum(value_at_optimum, seed=501, n_grid=1501)
+check_value_at_optimum(value_at_optimum, seed=401, n_grid=1501)
 check_value_at_optimum(value_at_optimum, disjoint=True)
 ### END HIDDEN TESTS
 
@@ -281,6 +264,120 @@ for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
     print(f"mu_g = {mu_g:4.1f}:  V(G, D*) = {value_at_optimum(log_p_data, log_p_g, x):+.4f}   "
           f"-log 4 + 2 JSD = {-math.log(4) + 2 * jsd:+.4f}")
 
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 5: which divergence each generator loss follows (3 points)
+#
+# Exercise 4 showed that with the optimal discriminator the value of the game is
+# $-\log 4 + 2\,\mathrm{JSD}(p_{data} \,\|\, p_g)$. Arjovsky and Bottou (2017, Theorem 2.5) asked which
+# divergence the generator's *gradients* follow. Fix the generator's parameters at $\theta_0$, take the
+# optimal discriminator of that generator,
+#
+# $$D^*(x) = \frac{p_{data}(x)}{p_{data}(x) + p_{\theta_0}(x)},$$
+#
+# and **hold it fixed** while $\theta$ moves; take every gradient at $\theta = \theta_0$. Then
+#
+# $$\nabla_\theta\, \mathbb E_z \log\big(1 - D^*(G_\theta(z))\big) = \nabla_\theta\, 2\,\mathrm{JSD}(p_{data} \,\|\, p_\theta),$$
+#
+# $$\nabla_\theta\, \mathbb E_z\big[-\log D^*(G_\theta(z))\big] = \nabla_\theta \big[\mathrm{KL}(p_\theta \,\|\, p_{data}) - 2\,\mathrm{JSD}(p_{data} \,\|\, p_\theta)\big].$$
+#
+# The first is exercise 4's identity differentiated ($D^*$ maximises $V$ at $\theta_0$, so letting it
+# move with $\theta$ would change $V$ only to second order: the envelope theorem); the second follows
+# from $\log D^* - \log(1 - D^*) = \log p_{data} - \log p_{\theta_0}$ (the book page derives both). You
+# check them numerically for a Gaussian generator $G_\theta(z) = \mu + \sigma z$, $z \sim \mathcal N(0, 1)$,
+# so that $p_\theta = \mathcal N(\mu, \sigma^2)$ with $\theta = (\mu, \sigma)$, and Gaussian data
+# $p_{data} = \mathcal N(m, s^2)$.
+#
+# Write `generator_gradients_at_optimum(mu, sigma, z, data_mean, data_std)`: it takes the generator's
+# $\theta_0 = (\mu, \sigma)$ and the data's $(m, s)$ as Python floats and $N$ noise samples `z` of
+# shape `(N,)`, and returns `(grad_sat, grad_ns)`, the gradients at $\theta_0$ of the two Monte-Carlo
+# losses
+#
+# $$\mathcal L^{\text{sat}}(\theta) = \frac1N \sum_{j=1}^N \log\big(1 - D^*(G_\theta(z_j))\big), \qquad \mathcal L^{\text{ns}}(\theta) = -\frac1N \sum_{j=1}^N \log D^*(G_\theta(z_j)),$$
+#
+# each a tensor of shape `(2,)` holding $(\partial / \partial\mu, \partial / \partial\sigma)$, computed by
+# autograd:
+#
+# - make $\mu$ and $\sigma$ leaf tensors with `requires_grad=True`, and $x_j = \mu + \sigma z_j$ from them;
+# - evaluate $D^*$ at $x$ through its logit $l(x) = \log p_{data}(x) - \log p_{\theta_0}(x)$, where
+#   $\log \mathcal N(x; m, s^2) = -\frac{(x - m)^2}{2 s^2} - \log s - \frac12 \log 2\pi$. Holding $D^*$
+#   fixed means that its $p_{\theta_0}$ is built from the *numbers* `mu` and `sigma`, not from the
+#   tensors you differentiate: the gradient reaches the losses only through $x$;
+# - $\log D^*$ = `F.logsigmoid(l)` and $\log(1 - D^*)$ = `F.logsigmoid(-l)`: far from the data $D^*$
+#   underflows to 0 in float32, and `torch.log(d_star)` is `-inf` there (the check tries such a generator);
+# - `torch.autograd.grad(loss, (mu_t, sigma_t))` returns one gradient per input: `torch.stack` them.
+#   Pass `retain_graph=True` to the first of the two calls, or build $x$ and $l$ again for the second.
+#
+# Do not call `gan_theory.generator_gradients_at_optimum`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def generator_gradients_at_optimum(mu, sigma, z, data_mean, data_std):
+    """(d/dmu, d/dsigma) of mean log(1 - D*(G(z))) and of -mean log D*(G(z)), D* fixed; -> (2,), (2,)."""
+    ### BEGIN SOLUTION
+    mu_t = torch.tensor(mu, dtype=z.dtype, requires_grad=True)
+    sigma_t = torch.tensor(sigma, dtype=z.dtype, requires_grad=True)
+    x = mu_t + sigma_t * z                                    # G(z), which carries the gradient
+
+    def log_normal(x, mean, std):
+        return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+    logit = log_normal(x, data_mean, data_std) - log_normal(x, mu, sigma)   # D*'s p_g: the numbers
+    loss_sat = F.logsigmoid(-logit).mean()                    # mean log(1 - D*(G(z)))
+    loss_ns = -F.logsigmoid(logit).mean()                     # -mean log D*(G(z))
+    grad_sat = torch.autograd.grad(loss_sat, (mu_t, sigma_t), retain_graph=True)
+    grad_ns = torch.autograd.grad(loss_ns, (mu_t, sigma_t))
+    return torch.stack(grad_sat), torch.stack(grad_ns)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 5 (the grader runs more tests)
+check_generator_gradients_at_optimum(generator_gradients_at_optimum)
+### BEGIN HIDDEN TESTS
+check_generator_gradients_at_optimum(generator_gradients_at_optimum, seed=501, n=1000, mu=-1.0, sigma=1.5,
+                                     data_mean=1.0, data_std=0.7)
+check_generator_gradients_at_optimum(generator_gradients_at_optimum, seed=502, n=64, mu=2.2, sigma=0.3)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: the saturating loss follows 2 JSD, the non-saturating one the reverse KL minus 2 JSD
+#
+# With many samples the averages become expectations. Here $z$ holds 200,000 evenly spaced quantiles of
+# $\mathcal N(0, 1)$, a deterministic stand-in for as many samples whose averages are accurate
+# integrals; $p_{data} = \mathcal N(2, 0.5^2)$. The divergences' gradients come from
+# `gan_theory.gaussian_generator_gradients` (the JSD integrated on a grid, the KL in closed form, both
+# differentiated by autograd), for a generator far from the data, one centred on it but twice too wide,
+# and one twice too narrow. The third line of each block adds your two gradients: since
+# $\log(1 - D^*) - \log D^* = \log p_{\theta_0} - \log p_{data}$, the sum follows the reverse KL divergence
+# $\mathrm{KL}(p_g \,\|\, p_{data})$ alone.
+
+# %%
+z_many = torch.special.ndtri((torch.arange(200_000, dtype=torch.float64) + 0.5) / 200_000)
+print(f"{'(mu, sigma)':12}{'loss':16}{'yours':18}{'gradient of':19}book's gradient")
+for mu, sigma in ((0.0, 1.0), (2.0, 1.0), (2.0, 0.25)):
+    sat, ns = generator_gradients_at_optimum(mu, sigma, z_many, 2.0, 0.5)
+    book = gan_theory.gaussian_generator_gradients(mu, sigma, data_mean=2.0, data_std=0.5)
+    rows = [("saturating", sat, "2 JSD", "two_jsd"), ("non-saturating", ns, "KL - 2 JSD", "kl_minus_two_jsd"),
+            ("sum", sat + ns, "KL(p_g || p_data)", "reverse_kl")]
+    for i, (loss, yours, divergence, key) in enumerate(rows):
+        pair = [f"({round(float(t[0]), 3) + 0:+.3f}, {round(float(t[1]), 3) + 0:+.3f})" for t in (yours, book[key])]
+        print(f"{f'({mu:g}, {sigma:g})' if i == 0 else '':12}{loss:16}{pair[0]:18}{divergence:19}{pair[1]}")
+
+# %% [markdown]
+# **What the sum says.** Up to the $-2\,\mathrm{JSD}$ term, the non-saturating generator descends the
+# *reverse* KL divergence $\mathrm{KL}(p_g \,\|\, p_{data}) = \mathbb E_{x \sim p_g}\big[\log p_g(x) -
+# \log p_{data}(x)\big]$ (Arjovsky & Bottou, 2017, Theorem 2.5). Its expectation runs over the generator's
+# samples: a sample where $p_{data}$ is tiny costs $-\log p_{data}(x)$, without bound, while data the
+# generator never visits cost nothing. Dropping a mode of a multimodal $p_{data}$ is cheap; putting mass
+# between the modes is expensive. This is why the reverse KL is called *mode-seeking*, unlike the forward
+# KL $\mathrm{KL}(p_{data} \,\|\, p_g)$ of maximum likelihood (chapters 1-3), which is infinite as soon as
+# $p_g$ misses data. For the Gaussians here, $\partial_\sigma \mathrm{KL}(p_g \| p_{data}) = -1/\sigma +
+# \sigma / s^2$ and $\partial_\sigma \mathrm{KL}(p_{data} \| p_g) = 1/\sigma - s^2 / \sigma^3$: for a
+# generator twice too wide ($\sigma = 2s$) the reverse KL pushes $\sigma$ down 4 times harder than the
+# forward KL; for one twice too narrow ($\sigma = s/2$) it pushes it up 4 times more gently. The other
+# term, $-2\,\mathrm{JSD}$, has the wrong sign: it pushes $p_g$ away from $p_{data}$, one source of the
+# instability Arjovsky & Bottou describe. Both hold only against the optimal discriminator; chapter 6
+# measures how often trained GANs drop modes, and what helps.
+
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Exercise 6: one iteration of Algorithm 1 (4 points)
 #
@@ -294,12 +391,12 @@ for mu_g in (-4.0, 0.0, 1.0, 1.5, 2.0):
 #    `discriminator_loss(discriminator(x), discriminator(fake))` (exercise 1), zero the discriminator's
 #    gradients (`d_optimizer.zero_grad()`), backpropagate and `d_optimizer.step()`;
 # 2. **generator step**: with the *updated* discriminator, compute
-#    `g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))` (exercise 3) on the fresh
+#    `g_loss = generator_loss_nonsaturating(discriminator(generator(z_g)))` (exercise 2) on the fresh
 #    noise `z_g`, zero the generator's gradients, backpropagate and `g_optimizer.step()`.
 #
 # The D step must leave the generator unchanged and the G step the discriminator unchanged; the
 # optimizers may hold gradients left over from a previous iteration. The check runs your iteration with
-# correct versions of your losses of exercises 1-3, so a mistake there does not cost you here too;
+# correct versions of your losses of exercises 1 and 2, so a mistake there does not cost you here too;
 # calling `gan.discriminator_step`, `gan.generator_step` or `gan.train_gan` gets no marks.
 
 # %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -364,7 +461,7 @@ with torch.no_grad():
     log_p_data = density.normal_log_density(2.0, 0.5)(grid)
     z = torch.linspace(-2, 2, 9)
     frame = {"step": steps_done, "log_p_g": log_p_g, "d": torch.sigmoid(discriminator(grid[:, None])).reshape(-1),
-             "d_star": optimal_discriminator(log_p_data, log_p_g),            # yours, exercise 4
+             "d_star": optimal_discriminator(log_p_data, log_p_g),            # yours, exercise 3
              "jsd": float(jensen_shannon(log_p_data, log_p_g, grid)),
              "z": z, "g_of_z": generator(z[:, None]).reshape(-1)}
 print(f"last losses: d_loss {d_loss:.3f} (log 4 = {math.log(4):.3f}), g_loss {g_loss:.3f} (log 2 = {math.log(2):.3f})")
@@ -375,7 +472,7 @@ game_1d_frame({"x": grid, "log_p_data": log_p_data, "frames": [frame]});
 #
 # 1. At the global optimum $p_g = p_{data}$, what does $D^*$ equal everywhere, and what are the values
 #    of the discriminator loss and of the two generator losses there?
-# 2. $V(G, D^*)$ stops changing once $p_g$ and $p_{data}$ no longer overlap (exercise 5's try-it). What
+# 2. $V(G, D^*)$ stops changing once $p_g$ and $p_{data}$ no longer overlap (exercise 4's try-it). What
 #    does that mean for a generator trained against a near-optimal discriminator, and which
 #    remedy of chapter 6 changes the divergence?
 # 3. Algorithm 1 updates the players in turn. What happens on the bilinear game $\min_x \max_y xy$
