@@ -63,6 +63,13 @@ def loss_mse(eps_model, x0, schedule, generator=None):  # noise first, own q_sam
     return F.mse_loss(eps_model(x_t, t), noise)
 
 
+def loss_squared_norm(eps_model, x0, schedule, generator=None):  # the formula: ||eps - eps_theta||^2, batch mean
+    t = torch.randint(schedule.T, (len(x0),), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator)
+    residual = eps - eps_model(qs_ref(x0, t, eps, schedule), t)
+    return torch.linalg.vector_norm(residual.flatten(1), dim=1).pow(2).mean()
+
+
 def step_ref(eps_model, x_t, t, schedule, z):
     eps = eps_model(x_t, torch.full((len(x_t),), t, dtype=torch.long))
     b, a, ab = schedule.betas[t].item(), schedule.alphas[t].item(), schedule.alphas_cumprod[t].item()
@@ -130,6 +137,7 @@ CORRECT = [
     (check_cosine_beta_schedule, cos_float32),
     (check_q_sample, qs_ref), (check_q_sample, qs_view),
     (check_diffusion_loss, loss_ref), (check_diffusion_loss, loss_mse),
+    (check_diffusion_loss, loss_squared_norm),
     (check_reverse_step, step_ref), (check_reverse_step, step_posterior_form),
     (check_ddpm_sample, ddpm_ref), (check_ddpm_sample, ddpm_own),
     (check_ddim_sample, ddim_ref), (check_ddim_sample, ddim_pairs),
@@ -150,13 +158,14 @@ def test_hidden_test_arguments_pass(capsys):
     check_q_sample(qs_ref, seed=202, batch=64, shape=(3,), T=1000, kind="cosine")
     check_diffusion_loss(loss_mse, seed=301, batch=5000, dim=3, T=1000, kind="linear")
     check_diffusion_loss(loss_ref, seed=302, batch=4000, dim=1, T=50)
+    check_diffusion_loss(loss_squared_norm, seed=301, batch=5000, dim=3, T=1000, kind="linear")
     check_reverse_step(step_posterior_form, seed=401, batch=3, dim=5, T=200, kind="cosine")
     check_reverse_step(step_ref, seed=402, batch=16, dim=1, T=1000, kind="linear")
     check_ddpm_sample(ddpm_own, seed=501, n=6000, dim=3, T=100, kind="cosine")
     check_ddpm_sample(ddpm_ref, seed=502, n=6000, dim=1, T=300, kind="linear")
     check_ddim_sample(ddim_pairs, seed=601, n=5000, dim=3, T=200, steps=10, kind="cosine")
     check_ddim_sample(ddim_ref, seed=602, n=5000, dim=1, T=1000, steps=50)
-    assert capsys.readouterr().out.count("[passed]") == 12
+    assert capsys.readouterr().out.count("[passed]") == 13
 
 
 # --- the cosine schedule -------------------------------------------------------------------------------------
@@ -254,10 +263,11 @@ def _loss(t_fn=None, make_xt=None, reduce=None, target="eps", fresh_target=False
 
 
 LOSS_WRONG = [
-    (_loss(reduce=lambda e, g, p: e.sum()), "summed the squared errors"),
-    (_loss(reduce=lambda e, g, p: e.sum(1).mean()), "summed over the coordinates"),
+    (_loss(reduce=lambda e, g, p: e.sum()), "summed the squared errors over the batch too"),
     (_loss(target="x0"), "target is the noise eps, not x0"),
-    (_loss(reduce=lambda e, g, p: (g - p).abs().mean()), "mean *squared* error"),
+    (_loss(target="x0", reduce=lambda e, g, p: e.sum(1).mean()), "target is the noise eps, not x0"),
+    (_loss(reduce=lambda e, g, p: (g - p).abs().mean()), "the *squared* error"),
+    (_loss(reduce=lambda e, g, p: (g + p).pow(2).sum(1).mean()), "sign is flipped"),
     (_loss(reduce=lambda e, g, p: e.mean(1)), "one loss per example"),
     (_loss(reduce=lambda e, g, p: e.mean().detach()), "carries no gradient"),
     (_loss(reduce=lambda e, g, p: e.mean().item()), "should be a torch.Tensor"),

@@ -180,7 +180,8 @@ def test_wrong_answers_lose_exactly_their_points(graded):
         scores = graded["scores"][student]
         lost = {gid for gid, (score, max_score) in scores.items() if score != max_score}
         expected = {graded["tested_by"][answer] for answer in answers}
-        assert lost == expected, f"{student}: breaking {answers} cost the cells {lost}, expected {expected}"
+        assert lost == expected, (f"{student}: breaking {answers} cost the cells {lost}, expected {expected}",
+                                  graded["log"][-3000:])
         for gid in lost:
             assert scores[gid][0] == 0, f"{student}: {gid} kept {scores[gid][0]} points"
 

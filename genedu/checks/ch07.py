@@ -217,7 +217,9 @@ def check_diffusion_loss(diffusion_loss, seed: int = 0, batch: int = 6000, dim: 
 
     The check's network records its inputs: t must be (B,) integers drawn uniformly from 0..T-1; the noise
     behind each x_t, (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t), must be standard normal; and the
-    loss must be the mean of (noise - eps_model(x_t, t))^2 over the batch and the coordinates, with a gradient.
+    loss must be the squared error (noise - eps_model(x_t, t))^2 averaged over the batch and either averaged
+    (Ho et al.'s code, a plain .mean()) or summed (the formula's squared norm) over the coordinates, with a
+    gradient. The two forms differ by the constant factor d, the number of coordinates.
     """
     name = "diffusion_loss"
     g = _gen(seed)
@@ -278,22 +280,25 @@ def check_diffusion_loss(diffusion_loss, seed: int = 0, batch: int = 6000, dim: 
                    "q_sample(x0, t, eps, schedule) and eps ~ N(0, I) (torch.randn(x0.shape, generator=generator)).")
     with torch.no_grad():
         pred = model.fn(xt, tt).double()
-    expected = ((eps - pred) ** 2).mean()
-    mistakes = [
-        (((eps - pred) ** 2).sum(), "you summed the squared errors; take the mean over the batch and the coordinates."),
-        (((eps - pred) ** 2).sum(1).mean(), "you summed over the coordinates; Ho et al.'s simple loss averages over "
-                                            "them too (a plain .mean())."),
-        (((x064 - pred) ** 2).mean(), "the target is the noise eps, not x0: the network predicts the noise."),
-        (((xt64 - pred) ** 2).mean(), "the target is the noise eps, not x_t."),
-        ((eps - pred).abs().mean(), "this is the mean absolute error; the simple loss is the mean *squared* error."),
-        (((eps + pred) ** 2).mean(), "the sign is flipped: (eps - eps_model(x_t, t))^2."),
-    ]
-    if not close(loss, expected, rtol=1e-4, atol=1e-6):
+    squared = (eps - pred) ** 2
+    forms = {"mean over the batch and the coordinates": squared.mean(),
+             "squared norm over the coordinates, mean over the batch": squared.reshape(batch, -1).sum(1).mean()}
+    mistakes = [(squared.sum(), "you summed the squared errors over the batch too; average over the examples (the "
+                                "expectation over x_0, t and eps), and sum or average over the coordinates.")]
+    for errors, why in [((x064 - pred) ** 2, "the target is the noise eps, not x0: the network predicts the noise."),
+                        ((xt64 - pred) ** 2, "the target is the noise eps, not x_t."),
+                        ((eps - pred).abs(), "this is the absolute error; the simple loss is the *squared* error."),
+                        ((eps + pred) ** 2, "the sign is flipped: (eps - eps_model(x_t, t))^2.")]:
+        mistakes += [(errors.mean(), why), (errors.reshape(batch, -1).sum(1).mean(), why)]
+    form = next((label for label, value in forms.items() if close(loss, value, rtol=1e-4, atol=1e-6)), None)
+    if form is None:
         for wrong, why in mistakes:
             if close(loss, wrong, rtol=1e-4, atol=1e-6):
                 fail(name, f"the loss is wrong: {why}")
+        expected = forms["mean over the batch and the coordinates"]
         fail(name, f"the loss is {float(loss.detach()):.4f}, but the mean of (eps - eps_model(x_t, t))^2 with the noise "
-                   f"eps behind your x_t is {float(expected):.4f}: the loss does not compare the prediction with the "
+                   f"eps behind your x_t is {float(expected):.4f} ({float(expected) * squared[0].numel():.4f} "
+                   "summed over the coordinates): the loss does not compare the prediction with the "
                    "noise used to make x_t. Draw eps once, make x_t from it, and use that same eps as the target.")
     if not loss.requires_grad:
         fail(name, "the loss carries no gradient: don't detach it, call .item() or wrap the computation in no_grad.")
@@ -303,7 +308,8 @@ def check_diffusion_loss(diffusion_loss, seed: int = 0, batch: int = 6000, dim: 
     expect_seeded(run, loss, seed + 1000, name, "losses",
                   "draw t and eps with the `generator` argument (torch.randint(..., generator=generator), "
                   "torch.randn(..., generator=generator)).")
-    passed(name, f"t uniform on 0..{T - 1}, x_t ~ q(x_t | x_0), loss = mean (eps - eps_theta)^2 ({batch} examples).")
+    passed(name, f"t uniform on 0..{T - 1}, x_t ~ q(x_t | x_0), loss = (eps - eps_theta)^2 as the {form} "
+                 f"({batch} examples).")
 
 
 # --- 4. one reverse step ----------------------------------------------------------------------------------
