@@ -6,8 +6,9 @@ Autoencoders and VAEs (chapters 2-3):
 - :class:`Autoencoder`              ``encode(x) -> z``, ``decode(z) -> logits``
 - :class:`VAE`                      ``encode(x) -> (mu, logvar)``, ``decode(z) -> logits``, ``sample(n)``
 - :func:`reparameterize`            z = mu + sigma * eps, differentiable in mu and logvar
+- :class:`ConditionalVAE`           a VAE told the label: ``encode(x, y)``, ``decode(z, y)``, ``sample(y)``
 - :func:`interpolate`               points on the straight line between two codes
-- :func:`mlp_autoencoder`, :func:`mlp_vae`, :func:`conv_vae`  the builders the chapters use
+- :func:`mlp_autoencoder`, :func:`mlp_vae`, :func:`mlp_cvae`, :func:`conv_vae`  the builders the chapters use
 
 Conventions: images are (B, 1, 28, 28) tensors in [0, 1]; decoders return **logits**, one per
 pixel, so ``torch.sigmoid(model.decode(z))`` is the image and the Bernoulli reconstruction loss is
@@ -23,7 +24,8 @@ from torch import nn
 from genedu import _validate as v
 from genedu.runtime import randn
 
-__all__ = ["mlp", "Autoencoder", "VAE", "reparameterize", "interpolate", "mlp_autoencoder", "mlp_vae", "conv_vae"]
+__all__ = ["mlp", "Autoencoder", "VAE", "ConditionalVAE", "reparameterize", "interpolate", "mlp_autoencoder", "mlp_vae",
+           "mlp_cvae", "conv_vae"]
 
 
 def mlp(sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -193,6 +195,105 @@ class VAE(Autoencoder):
         return torch.sigmoid(self.decode(z))
 
 
+class ConditionalVAE(nn.Module):
+    """A conditional VAE (Kingma et al., 2014's M2 with the label observed; Sohn et al., 2015): q(z | x, y) =
+    N(mu(x, y), diag(exp(logvar(x, y)))), p(z) = N(0, I) and p(x | z, y) = Bernoulli(sigmoid(decoder(z, y))).
+    Both networks are told the label as a one-hot vector concatenated to their input, after it.
+
+    Args:
+        encoder: maps [x flattened, one_hot(y)] (B, D + n_classes) to (B, 2 * latent_dim): mu, then logvar.
+        decoder: maps [z, one_hot(y)] (B, latent_dim + n_classes) to logits shaped like x.
+        latent_dim: dimension of z.
+        n_classes: number of labels K; labels are int64 in 0 .. K - 1.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int, n_classes: int):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.latent_dim = v.positive_int(latent_dim, "latent_dim")
+        self.n_classes = v.positive_int(n_classes, "n_classes", minimum=2)
+
+    def one_hot(self, y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """The labels as one-hot vectors.
+
+        Args:
+            y: (B,) int64 labels in 0 .. n_classes - 1.
+            like: a (B, ...) tensor whose dtype and device the result takes.
+
+        Returns:
+            (B, n_classes) one-hot vectors.
+        """
+        v.int_tensor(y, "y")
+        if len(y) != len(like):
+            raise ValueError(f"y must hold one label per example ({len(like)}), got {len(y)}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+            raise ValueError(f"labels y must lie in 0 .. n_classes - 1 = {self.n_classes - 1}, got "
+                             f"{int(y.min())} .. {int(y.max())}")
+        return nn.functional.one_hot(y.long(), self.n_classes).to(like)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, y): the encoder applied to [x flattened, one_hot(y)].
+
+        Args:
+            x: (B, ...) images.
+            y: (B,) int64 labels.
+
+        Returns:
+            the pair (mu, logvar), each (B, latent_dim).
+        """
+        _check_images(x)
+        h = self.encoder(torch.cat([x.flatten(1), self.one_hot(y, x)], dim=1))
+        if h.shape[-1] != 2 * self.latent_dim:
+            raise ValueError(f"the encoder must output 2 * latent_dim = {2 * self.latent_dim} values, "
+                             f"got {h.shape[-1]}")
+        mu, logvar = h.chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """p(x | z, y): the decoder applied to [z, one_hot(y)].
+
+        Args:
+            z: (B, latent_dim) codes.
+            y: (B,) int64 labels.
+
+        Returns:
+            logits (B, ...), shaped like the images.
+        """
+        v.float_tensor(z, "z", shape=(None, self.latent_dim))
+        return self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass: encode (x, y), sample z by :func:`reparameterize`, decode (z, y).
+
+        Args:
+            x: (B, ...) images.
+            y: (B,) int64 labels.
+            generator: optional, for reproducible z.
+
+        Returns:
+            logits (shaped like x), mu (B, latent_dim), logvar (B, latent_dim).
+        """
+        mu, logvar = self.encode(x, y)
+        return self.decode(reparameterize(mu, logvar, generator), y), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One image per label: z ~ N(0, I), then the decoder's Bernoulli means sigmoid(decode(z, y)).
+
+        Args:
+            y: (N,) int64 labels, the digits asked for.
+            generator: optional, for reproducible z.
+
+        Returns:
+            (N, ...) pixel probabilities in [0, 1].
+        """
+        v.int_tensor(y, "y")
+        p = next(self.parameters())
+        z = randn((len(y), self.latent_dim), generator=generator, device=p.device)
+        return torch.sigmoid(self.decode(z, y.to(p.device)))
+
+
 def mlp_autoencoder(latent_dim: int = 2, hidden: Sequence[int] = (256, 64), image_shape: Sequence[int] = (1, 28, 28),
                     linear: bool = False) -> Autoencoder:
     """An MLP autoencoder for images: flatten -> hidden layers -> latent_dim -> hidden reversed -> image.
@@ -234,6 +335,30 @@ def mlp_vae(latent_dim: int = 20, hidden: Sequence[int] = (400,), image_shape: S
     encoder = nn.Sequential(nn.Flatten(), mlp([d, *hidden, 2 * latent_dim]))
     decoder = nn.Sequential(mlp([latent_dim, *hidden[::-1], d]), nn.Unflatten(1, tuple(image_shape)))
     return VAE(encoder, decoder, latent_dim)
+
+
+def mlp_cvae(latent_dim: int = 20, n_classes: int = 10, hidden: Sequence[int] = (400,),
+             image_shape: Sequence[int] = (1, 28, 28)) -> ConditionalVAE:
+    """:func:`mlp_vae` told the label: a (784 + 10)-400-(20 + 20) encoder and a (20 + 10)-400-784 decoder, ReLU.
+
+    Args:
+        latent_dim: the size of z (default 20).
+        n_classes: the number of labels (default 10).
+        hidden: the encoder's hidden widths, reversed in the decoder (default (400,)).
+        image_shape: the shape of one image (default (1, 28, 28)).
+
+    Returns:
+        a :class:`ConditionalVAE`.
+    """
+    d = 1
+    for s in image_shape:
+        d *= v.positive_int(s, "image_shape[i]")
+    latent_dim = v.positive_int(latent_dim, "latent_dim")
+    n_classes = v.positive_int(n_classes, "n_classes", minimum=2)
+    hidden = v.widths(hidden)
+    encoder = mlp([d + n_classes, *hidden, 2 * latent_dim])
+    decoder = nn.Sequential(mlp([latent_dim + n_classes, *hidden[::-1], d]), nn.Unflatten(1, tuple(image_shape)))
+    return ConditionalVAE(encoder, decoder, latent_dim, n_classes)
 
 
 def conv_vae(latent_dim: int = 16, channels: int = 32) -> VAE:

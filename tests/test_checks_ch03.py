@@ -14,8 +14,8 @@ from torch.distributions import Normal
 
 from genedu import losses, models
 from genedu.checks._core import CheckFailed
-from genedu.checks.ch03 import (check_gaussian_kl, check_iwae_bound, check_negative_elbo, check_reparameterize,
-                                check_sample_prior, check_vae_forward)
+from genedu.checks.ch03 import (check_cvae_forward, check_gaussian_kl, check_iwae_bound, check_negative_elbo,
+                                check_reparameterize, check_vae_forward)
 
 # --- correct answers, written in different ways ----------------------------------------------------
 
@@ -74,14 +74,19 @@ def fwd_own(model, x, generator=None):
     return model.decoder(mu + eps * (0.5 * logvar).exp()), mu, logvar
 
 
-def sp_ref(model, n, generator=None):
-    with torch.no_grad():
-        return torch.sigmoid(model.decode(torch.randn(n, model.latent_dim, generator=generator)))
+def cvae_ref(model, x, y, generator=None):
+    one_hot = F.one_hot(y, model.n_classes).to(x.dtype)
+    mu, logvar = model.encoder(torch.cat([x.flatten(1), one_hot], dim=1)).chunk(2, dim=1)
+    z = models.reparameterize(mu, logvar, generator)
+    return model.decoder(torch.cat([z, one_hot], dim=1)), mu, logvar
 
 
-def sp_grad(model, n, generator=None):  # without no_grad, in two steps
-    z = torch.empty(n, model.latent_dim).normal_(generator=generator)
-    return model.decode(z).sigmoid()
+def cvae_eye(model, x, y, generator=None):  # one-hot by indexing an identity, slices, own sampling, hstack
+    labels = torch.eye(model.n_classes)[y]
+    h = model.encoder(torch.hstack([x.reshape(len(x), -1), labels]))
+    mu, logvar = h[:, :model.latent_dim], h[:, model.latent_dim:]
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
+    return model.decoder(torch.hstack([z, labels])), mu, logvar
 
 
 def _log_weights(model, x, k, generator, q_from_z=False):
@@ -118,7 +123,7 @@ CORRECT = [
     (check_gaussian_kl, kl_ref), (check_gaussian_kl, kl_std), (check_gaussian_kl, kl_einsum),
     (check_negative_elbo, elbo_ref), (check_negative_elbo, elbo_sum_then_divide), (check_negative_elbo, elbo_logsigmoid),
     (check_vae_forward, fwd_ref), (check_vae_forward, fwd_own),
-    (check_sample_prior, sp_ref), (check_sample_prior, sp_grad),
+    (check_cvae_forward, cvae_ref), (check_cvae_forward, cvae_eye),
     (check_iwae_bound, iw_ref), (check_iwae_bound, iw_maxshift),
 ]
 
@@ -135,7 +140,7 @@ def test_correct_answers_pass_on_other_seeds(seed, capsys):
     check_gaussian_kl(kl_std, seed=seed, batch=4, dim=4)
     check_negative_elbo(elbo_sum_then_divide, seed=seed, batch=1, image_shape=(1, 28, 28), dim=20, beta=0.5)
     check_vae_forward(fwd_own, seed=seed, n=3000, pixels=4, latent_dim=1)
-    check_sample_prior(sp_grad, seed=seed, n=6000, latent_dim=2, image_shape=(1, 3, 3))
+    check_cvae_forward(cvae_eye, seed=seed, n=4000, image_shape=(1, 4, 4), latent_dim=2, n_classes=10)
     check_iwae_bound(iw_maxshift, seed=seed, k=10, repeats=400)
     assert capsys.readouterr().out.count("[passed]") == 6
 
@@ -151,8 +156,8 @@ def test_hidden_test_arguments_pass(capsys):
     check_negative_elbo(elbo_ref, seed=302, batch=32, image_shape=(7,), dim=2, beta=2.0)
     check_vae_forward(fwd_ref, seed=401, n=4000, pixels=10, latent_dim=2)
     check_vae_forward(fwd_ref, seed=402, n=3000, pixels=4, latent_dim=1)
-    check_sample_prior(sp_ref, seed=501, n=6000, latent_dim=2, image_shape=(1, 3, 3))
-    check_sample_prior(sp_ref, seed=502, n=6000, latent_dim=4, image_shape=(5,))
+    check_cvae_forward(cvae_ref, seed=501, n=5000, image_shape=(1, 4, 4), latent_dim=2, n_classes=10)
+    check_cvae_forward(cvae_ref, seed=502, n=4000, image_shape=(9,), latent_dim=4, n_classes=3)
     check_iwae_bound(iw_ref, seed=601, k=10, repeats=400)
     check_iwae_bound(iw_ref, seed=602, k=100, repeats=200)
     assert capsys.readouterr().out.count("[passed]") == 13
@@ -336,24 +341,47 @@ def test_vae_forward_mistakes(answer, message):
         check_vae_forward(answer)
 
 
-# --- sample_prior ---------------------------------------------------------------------------------------
+# --- cvae_forward ---------------------------------------------------------------------------------------
 
-SP_WRONG = [
-    (lambda m, n, generator=None: m.decode(torch.randn(n, m.latent_dim, generator=generator)), "these are logits"),
-    (lambda m, n, generator=None: torch.bernoulli(sp_ref(m, n, generator), generator=generator), "Bernoulli pixels"),
-    (lambda m, n, generator=None: torch.sigmoid(m.decode(torch.rand(n, m.latent_dim, generator=generator))), "uniform"),
-    (lambda m, n, generator=None: torch.sigmoid(m.decode(2 * torch.randn(n, m.latent_dim, generator=generator))), "the identity"),
-    (lambda m, n, generator=None: torch.sigmoid(m.decode(torch.zeros(n, m.latent_dim))), "same code"),
-    (lambda m, n, generator=None: torch.randn(n, m.latent_dim, generator=generator), "decode them"),
-    (lambda m, n, generator=None: torch.sigmoid(m.decode(torch.randn(n, m.latent_dim))), "identically seeded"),
-    (lambda m, n, generator=None: torch.sigmoid(torch.randn(n, 1, 2, 3, generator=generator)), "not decodings"),
+def _cvae(encoder_input=None, decoder_input=None, sample=None, split=None, out=None):
+    """A conditional forward pass with one thing changed."""
+    def answer(model, x, y, generator=None):
+        one_hot = F.one_hot(y, model.n_classes).to(x.dtype)
+        enc_in = encoder_input(x, one_hot) if encoder_input else torch.cat([x.flatten(1), one_hot], 1)
+        h = model.encoder(enc_in)
+        mu, logvar = split(h) if split else h.chunk(2, dim=1)
+        z = sample(mu, logvar, generator) if sample else models.reparameterize(mu, logvar, generator)
+        dec_in = decoder_input(z, one_hot) if decoder_input else torch.cat([z, one_hot], 1)
+        logits = model.decoder(dec_in)
+        return out(logits, mu, logvar) if out else (logits, mu, logvar)
+    return answer
+
+
+CVAE_WRONG = [
+    (_cvae(encoder_input=lambda x, c: torch.cat([c, x.flatten(1)], 1)), "the encoder's input has the label first"),
+    (_cvae(encoder_input=lambda x, c: x.flatten(1)), "model.encoder expects [x flattened, one_hot(y)]"),
+    (_cvae(encoder_input=lambda x, c: torch.cat([x.flatten(1), c.argmax(1, keepdim=True).to(x.dtype)], 1)),
+     "model.encoder expects [x flattened, one_hot(y)]"),
+    (_cvae(decoder_input=lambda z, c: torch.cat([c, z], 1)), "the decoder's input has the label first"),
+    (_cvae(decoder_input=lambda z, c: z), "model.decoder expects [z, one_hot(y)]"),
+    (_cvae(decoder_input=lambda z, c: torch.cat([z, torch.zeros_like(c)], 1)), "label part of the decoder's input"),
+    (_cvae(decoder_input=lambda z, c: torch.cat([z, torch.full_like(c, 1 / c.shape[1])], 1)), "uniform label vector"),
+    (_cvae(split=lambda h: h.chunk(2, dim=1)[::-1]), "mu and logvar are swapped"),
+    (_cvae(sample=lambda mu, lv, g: mu), "z = mu"),
+    (_cvae(sample=lambda mu, lv, g: mu + lv.exp() * torch.randn(mu.shape, generator=g)), "log-std"),
+    (_cvae(sample=lambda mu, lv, g: mu + torch.randn(mu.shape, generator=g)), "not scaled by sigma"),
+    (_cvae(sample=lambda mu, lv, g: models.reparameterize(mu, lv)), "identically seeded"),
+    (_cvae(out=lambda lg, mu, lv: (torch.sigmoid(lg), mu, lv)), "you returned probabilities"),
+    (_cvae(out=lambda lg, mu, lv: (lg.detach(), mu, lv)), "carry no gradient"),
+    (_cvae(out=lambda lg, mu, lv: (lg.flatten(1), mu, lv)), "reshape the logits like x"),
+    (_cvae(out=lambda lg, mu, lv: (lg, mu)), "logits"),
 ]
 
 
-@pytest.mark.parametrize("answer, message", SP_WRONG, ids=[m for _, m in SP_WRONG])
-def test_sample_prior_mistakes(answer, message):
+@pytest.mark.parametrize("answer, message", CVAE_WRONG, ids=[m for _, m in CVAE_WRONG])
+def test_cvae_forward_mistakes(answer, message):
     with pytest.raises(CheckFailed, match=re.escape(message)):
-        check_sample_prior(answer)
+        check_cvae_forward(answer)
 
 
 # --- iwae_bound --------------------------------------------------------------------------------------------
@@ -408,7 +436,7 @@ def _perturbed(fn):
 
 @pytest.mark.parametrize("check, answer", [(check_reparameterize, rep_ref), (check_gaussian_kl, kl_ref),
                                            (check_negative_elbo, elbo_ref), (check_vae_forward, fwd_ref),
-                                           (check_sample_prior, sp_ref), (check_iwae_bound, iw_ref)])
+                                           (check_cvae_forward, cvae_ref), (check_iwae_bound, iw_ref)])
 def test_perturbed_answers_fail(check, answer):
     with pytest.raises(CheckFailed):
         check(_perturbed(answer))
@@ -425,7 +453,11 @@ REFERENCE_ANSWERS = [
     (check_negative_elbo, functools.partial(losses.negative_elbo)),
     (check_vae_forward, lambda model, x, generator=None: model(x, generator)),
     (check_vae_forward, lambda model, x, generator=None: models.VAE.forward(model, x, generator)),
-    (check_sample_prior, lambda model, n, generator=None: model.sample(n, generator)),
+    (check_cvae_forward, lambda model, x, y, generator=None: model(x, y, generator)),
+    (check_cvae_forward, lambda model, x, y, generator=None: (
+        model.decode(models.reparameterize(*model.encode(x, y), generator), y), *model.encode(x, y))),
+    (check_cvae_forward, lambda model, x, y, generator=None: cvae_ref(
+        model, x, y, generator)[:0] + models.ConditionalVAE.forward(model, x, y, generator)),
     (check_iwae_bound, losses.iwae_bound),
     (check_iwae_bound, lambda model, x, k, generator=None: losses.iwae_bound(model, x, k, generator)),
 ]
@@ -439,22 +471,23 @@ def test_reference_guard(check, answer, capsys):
 
 
 def test_reference_guard_allows_other_genedu_functions_and_no_grad_helpers(capsys):
-    """vae_forward may use genedu.models.reparameterize; a @torch.no_grad() helper of the student's own
-    is not mistaken for the (no_grad-decorated) VAE.sample or iwae_bound."""
+    """vae_forward and cvae_forward may use genedu.models.reparameterize; a @torch.no_grad() helper of the
+    student's own is not mistaken for the (no_grad-decorated) ConditionalVAE.sample or iwae_bound."""
     @torch.no_grad()
-    def helper(model, n, generator):
-        return torch.sigmoid(model.decode(torch.randn(n, model.latent_dim, generator=generator)))
+    def helper(model, x, k, generator):
+        return iw_ref(model, x, k, generator)
 
     check_vae_forward(fwd_ref)
-    check_sample_prior(lambda model, n, generator=None: helper(model, n, generator))
-    assert capsys.readouterr().out.count("[passed]") == 2
+    check_cvae_forward(cvae_ref)
+    check_iwae_bound(lambda model, x, k, generator=None: helper(model, x, k, generator))
+    assert capsys.readouterr().out.count("[passed]") == 3
 
 
 def test_not_implemented():
     def answer(*args, **kwargs):
         raise NotImplementedError()
     for check in (check_reparameterize, check_gaussian_kl, check_negative_elbo, check_vae_forward,
-                  check_sample_prior, check_iwae_bound):
+                  check_cvae_forward, check_iwae_bound):
         with pytest.raises(AssertionError, match="not implemented"):
             check(answer)
 
@@ -480,4 +513,21 @@ def vae_forward(model, x, generator=None):
 ''', notebook)
     wrong = notebook["reparameterize"]
     check_vae_forward(notebook["vae_forward"])
+    assert notebook["reparameterize"] is wrong
+
+
+def test_the_conditional_forward_check_uses_a_correct_reparameterize():
+    """Exercise 5 uses the notebook's reparameterize too: a wrong exercise 1 does not cost exercise 5."""
+    notebook = {"torch": torch, "F": F}
+    exec('''
+def reparameterize(mu, logvar, generator=None):
+    return mu  # no sampling at all
+
+def cvae_forward(model, x, y, generator=None):
+    one_hot = F.one_hot(y, model.n_classes).to(x.dtype)
+    mu, logvar = model.encoder(torch.cat([x.flatten(1), one_hot], dim=1)).chunk(2, dim=1)
+    return model.decoder(torch.cat([reparameterize(mu, logvar, generator), one_hot], dim=1)), mu, logvar
+''', notebook)
+    wrong = notebook["reparameterize"]
+    check_cvae_forward(notebook["cvae_forward"])
     assert notebook["reparameterize"] is wrong

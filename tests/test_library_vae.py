@@ -3,6 +3,7 @@ independent computation: torch.distributions, autograd, numerical integration, P
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -272,3 +273,45 @@ def test_loss_curves_labels_name_the_legend_entries_and_must_match_the_keys():
     with pytest.raises(ValueError, match="labels"):
         figures.loss_curves(history, keys=("epoch_loss", "kl"), labels=("one",))
     plt.close("all")
+
+
+# --- the conditional VAE -----------------------------------------------------------------------------------
+
+def test_conditional_vae_adds_the_labels_column_of_each_linear_layer():
+    """With linear networks, [v, one_hot(y)] @ W.T adds column y of W's label block: an independent reading
+    of the concatenation."""
+    torch.manual_seed(0)
+    enc, dec = nn.Linear(6 + 3, 4), nn.Linear(2 + 3, 6)
+    model = models.ConditionalVAE(enc, dec, latent_dim=2, n_classes=3)
+    x, y = torch.rand(5, 6), torch.tensor([0, 2, 1, 2, 0])
+    mu, logvar = model.encode(x, y)
+    h = x @ enc.weight[:, :6].T + enc.weight[:, 6:].T[y] + enc.bias
+    torch.testing.assert_close(mu, h[:, :2])
+    torch.testing.assert_close(logvar, h[:, 2:])
+    z = torch.randn(5, 2)
+    torch.testing.assert_close(model.decode(z, y), z @ dec.weight[:, :2].T + dec.weight[:, 2:].T[y] + dec.bias)
+    logits, mu2, logvar2 = model(x, y, generator=torch.Generator().manual_seed(1))
+    eps = torch.randn(5, 2, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logits, model.decode(mu + (0.5 * logvar).exp() * eps, y))
+
+
+def test_mlp_cvae_shapes_and_samples():
+    model = models.mlp_cvae(latent_dim=3, n_classes=10, hidden=(32,), image_shape=(1, 28, 28))
+    x, y = torch.rand(4, 1, 28, 28), torch.arange(4)
+    logits, mu, logvar = model(x, y)
+    assert logits.shape == (4, 1, 28, 28) and mu.shape == logvar.shape == (4, 3)
+    y = torch.arange(10).repeat(2)
+    images = model.sample(y, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (20, 1, 28, 28) and 0 <= float(images.min()) and float(images.max()) <= 1
+    torch.testing.assert_close(images, model.sample(y, generator=torch.Generator().manual_seed(0)))
+    assert not images.requires_grad
+
+
+@pytest.mark.parametrize("y, message", [(torch.tensor([0.0, 1.0]), "integer tensor"),
+                                         (torch.tensor([0, 10]), "0 .. n_classes - 1 = 9"),
+                                         (torch.tensor([0, -1]), "0 .. n_classes - 1"),
+                                         (torch.tensor([0, 1, 2]), "one label per example")])
+def test_conditional_vae_rejects_bad_labels(y, message):
+    model = models.mlp_cvae(latent_dim=2, hidden=(8,), image_shape=(4,))
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        model(torch.rand(2, 4), y)

@@ -28,11 +28,11 @@ from genedu.checks.ch02 import (
     check_train_autoencoder,
 )
 from genedu.checks.ch03 import (
+    check_cvae_forward,
     check_gaussian_kl,
     check_iwae_bound,
     check_negative_elbo,
     check_reparameterize,
-    check_sample_prior,
     check_vae_forward,
 )
 from genedu.checks.ch04 import (
@@ -86,7 +86,7 @@ __all__ = [
     "check_train_autoencoder", "check_denoising_loss",
     # chapter 3
     "check_reparameterize", "check_gaussian_kl", "check_negative_elbo", "check_vae_forward",
-    "check_sample_prior", "check_iwae_bound",
+    "check_cvae_forward", "check_iwae_bound",
     # chapter 4
     "check_discriminator_loss", "check_generator_loss_nonsaturating", "check_optimal_discriminator",
     "check_value_at_optimum", "check_generator_gradients_at_optimum", "check_gan_training_iteration",

@@ -3,7 +3,7 @@
 Each ``check_*`` takes the student's function plus a seed and sizes: the notebook's visible
 self-check calls it with the defaults, the hidden tests with other seeds and shapes.
 
-Random functions (``reparameterize``, ``vae_forward``, ``sample_prior``, ``iwae_bound``) are checked
+Random functions (``reparameterize``, ``vae_forward``, ``cvae_forward``, ``iwae_bound``) are checked
 by their distribution, with fixed seeds and tolerances of several standard errors. The models the
 checks build are tiny and exactly analysable: a linear decoder can be inverted, so the latent
 codes behind a batch of logits can be recovered and tested; a one-dimensional latent lets
@@ -27,20 +27,25 @@ from genedu.checks.ch02 import _substitute_names
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them
 # (nor this module's own Bernoulli log-likelihood, which an answer could import).
 REFERENCES = ("genedu.models.reparameterize", "genedu.losses.gaussian_kl", "genedu.losses.negative_elbo",
-              "genedu.models.VAE.forward", "genedu.models.VAE.sample", "genedu.losses.iwae_bound",
+              "genedu.models.VAE.forward", "genedu.losses.iwae_bound",
+              "genedu.models.ConditionalVAE.forward", "genedu.models.ConditionalVAE.encode",
+              "genedu.models.ConditionalVAE.decode", "genedu.models.ConditionalVAE.one_hot",
+              "genedu.models.ConditionalVAE.sample",
               "genedu.checks.ch03._bernoulli_nll")
 
 # References bound at import time: replacing genedu.models.* / genedu.losses.* later does not change
-# them. VAE.sample and iwae_bound are wrapped by @torch.no_grad(), whose wrapper code is shared by
+# them. ConditionalVAE.sample and iwae_bound are wrapped by @torch.no_grad(), whose wrapper code is shared by
 # every decorated function: the guard must watch the function underneath.
 _reparameterize = _models.reparameterize
 _gaussian_kl = _losses.gaussian_kl
 _negative_elbo = _losses.negative_elbo
 _vae_forward = _models.VAE.forward
-_vae_sample = inspect.unwrap(_models.VAE.sample)
 _iwae_bound = inspect.unwrap(_losses.iwae_bound)
 _iwae_bound_ref = _losses.iwae_bound  # computes the expected values (under no_grad)
 _VAE = _models.VAE
+_CVAE = _models.ConditionalVAE
+_cvae_refs = (_models.ConditionalVAE.forward, _models.ConditionalVAE.encode, _models.ConditionalVAE.decode,
+              _models.ConditionalVAE.one_hot, inspect.unwrap(_models.ConditionalVAE.sample))
 # torch functions applied to the answer's output, bound before any answer runs
 _pinv, _logit, _sigmoid = torch.linalg.pinv, torch.logit, torch.sigmoid
 
@@ -409,56 +414,163 @@ def check_vae_forward(vae_forward, seed: int = 0, n: int = 8000, pixels: int = 6
     passed(name, f"encodes, samples z ~ q(z|x) and decodes, with gradients to mu and logvar ({n} inputs).")
 
 
-# --- 5. sampling from the prior -------------------------------------------------------------------
+# --- 5. the conditional VAE's forward pass ---------------------------------------------------------
 
-def check_sample_prior(sample_prior, seed: int = 0, n: int = 10000, latent_dim: int = 3,
-                       image_shape: tuple = (1, 2, 3)) -> None:
-    """Check ``sample_prior(model, n, generator=None) -> (n, *image_shape)`` pixel probabilities
-    sigmoid(model.decode(z)), z ~ N(0, I) of size model.latent_dim.
+class _Expecting(nn.Linear):
+    """A linear layer that says what input it expects when it is given another width."""
 
-    The check's decoder is linear with full column rank, so the z behind each image is recovered from
-    logit(image) and tested: mean 0 and identity covariance, within several standard errors.
-    """
-    name = "sample_prior"
-    g = _gen(seed)
+    def __init__(self, fan_in: int, fan_out: int, expects: str):
+        super().__init__(fan_in, fan_out)
+        self.expects = expects
+
+    def forward(self, inputs):
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() != 2 or inputs.shape[1] != self.in_features:
+            shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+            raise ValueError(f"{self.expects}, shape (B, {self.in_features}); it was given {shape}")
+        return super().forward(inputs)
+
+
+def _expecting(fan_in: int, fan_out: int, g: torch.Generator, scale: float, expects: str) -> _Expecting:
+    layer = _Expecting(fan_in, fan_out, expects)
+    with torch.no_grad():
+        layer.weight.copy_(scale * torch.randn(fan_out, fan_in, generator=g) / math.sqrt(fan_in))
+        layer.bias.copy_(0.5 * torch.randn(fan_out, generator=g))
+    return layer
+
+
+def _test_cvae(g: torch.Generator, image_shape: tuple, latent_dim: int, n_classes: int) -> nn.Module:
+    """A conditional VAE with a linear encoder [x, one_hot(y)] -> (mu, logvar) and a linear decoder
+    [z, one_hot(y)] -> logits whose weight has full column rank (pixels >= latent_dim + n_classes), so that
+    the decoder's whole input, z and the label, is recovered from the logits by least squares."""
     pixels = math.prod(image_shape)
-    model = _test_vae(g, pixels, latent_dim, image_shape)
+    encoder = _expecting(pixels + n_classes, 2 * latent_dim, g, 0.8,
+                         f"model.encoder expects [x flattened, one_hot(y)], {pixels} + {n_classes} values per example")
+    decoder = nn.Sequential(_expecting(latent_dim + n_classes, pixels, g, 1.5,
+                                       f"model.decoder expects [z, one_hot(y)], {latent_dim} + {n_classes} values "
+                                       "per example"),
+                            nn.Unflatten(1, tuple(image_shape)))
+    return _CVAE(encoder, decoder, latent_dim, n_classes)
 
-    def draw(s):
-        out = call(sample_prior, name, (model, n), {"generator": _gen(s)}, reference=_vae_sample)
-        hints = {(n, latent_dim): f"these look like latent codes z (n, {latent_dim}); decode them: "
-                                  "torch.sigmoid(model.decode(z)).",
-                 (n, pixels): f"the images should keep the decoder's shape (n, {', '.join(map(str, image_shape))})."}
-        return expect_tensor(out, name, "the samples", (n, *image_shape), hints)
 
-    images = draw(seed + 1000)
-    p = images.detach().double()
-    if bool(((p == 0) | (p == 1)).all()):
-        fail(name, "the pixels are all 0 or 1: you drew Bernoulli pixels. Return the decoder's pixel "
-                   "probabilities sigmoid(model.decode(z)), as VAE.sample does (they are what we show as images).")
-    if float(p.min()) < 0 or float(p.max()) > 1:
-        z_try, res = _latents_from_logits(model, p)
-        if res < 1e-3:
-            fail(name, "values outside [0, 1]: these are logits; apply torch.sigmoid to get pixel probabilities.")
-        fail(name, f"pixel probabilities must lie in [0, 1], got values from {float(p.min()):.3g} to {float(p.max()):.3g}.")
-    if float(p.std(0).max()) < 1e-6:
-        fail(name, "every sample has the same code: draw n codes, torch.randn(n, model.latent_dim, generator=generator).")
-    z, residual = _latents_from_logits(model, _logit(p.clamp(1e-12, 1 - 1e-12)))
+def _run_cvae_forward(cvae_forward, model, x, y, generator=None):
+    """Probe function (run where the answer lives): ``cvae_forward(model, x, y, generator=generator)`` with a
+    correct ``reparameterize`` (exercise 1) in the notebook's namespace, so that a mistake there does not
+    cost exercise 5 too."""
+    def reparameterize(mu, logvar, generator=None):
+        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+    with _substitute_names(cvae_forward, reparameterize=reparameterize):
+        return cvae_forward(model, x, y, generator=generator)
+
+
+def check_cvae_forward(cvae_forward, seed: int = 0, n: int = 6000, image_shape: tuple = (1, 3, 4), latent_dim: int = 3,
+                       n_classes: int = 5) -> None:
+    """Check ``cvae_forward(model, x, y, generator=None) -> (logits, mu, logvar)`` for a
+    ``genedu.models.ConditionalVAE`` built from ``model.encoder``, ``model.decoder`` and ``model.n_classes``:
+    one-hot the labels, encode [x flattened, one_hot(y)], sample z by the reparameterization trick, decode
+    [z, one_hot(y)].
+
+    The check's encoder is linear, so mu and logvar are compared with the expected ones (and with those of the
+    usual wrong inputs); its decoder is linear with full column rank, so the decoder's input behind the logits,
+    z and the label, is recovered: the label part must be one_hot(y), and (z - mu) / sigma standard normal.
+    """
+    name = "cvae_forward"
+    image_shape = tuple(image_shape)
+    pixels = math.prod(image_shape)
+    g = _gen(seed)
+    model = _test_cvae(g, image_shape, latent_dim, n_classes)
+    x = torch.rand(n, *image_shape, generator=g)
+    y = torch.randint(n_classes, (n,), generator=g)
+    one_hot = F.one_hot(y, n_classes).double()
+    x64 = x.flatten(1).double()
+    w_enc, b_enc = model.encoder.weight.detach().double(), model.encoder.bias.detach().double()
+
+    def encoded(inputs):
+        h = inputs @ w_enc.T + b_enc
+        return h[:, :latent_dim], h[:, latent_dim:]
+
+    mu_ref, logvar_ref = encoded(torch.cat([x64, one_hot], 1))
+    std_ref = (0.5 * logvar_ref).exp()
+
+    def run(s):
+        model.zero_grad()
+        out = probe(cvae_forward, name, _run_cvae_forward, (model, x.clone(), y.clone()), {"generator": _gen(s)},
+                    reference=_cvae_refs)
+        out = expect_tuple(out, name, ["logits", "mu", "logvar"])
+        logits = expect_tensor(out[0], name, "logits", (n, *image_shape),
+                               {(n, pixels): f"reshape the logits like x, {(n, *image_shape)} (model.decoder does it "
+                                             "when it is given [z, one_hot(y)])."})
+        mu = expect_tensor(out[1], name, "mu", (n, latent_dim))
+        logvar = expect_tensor(out[2], name, "logvar", (n, latent_dim))
+        return logits, mu, logvar
+
+    logits, mu, logvar = run(seed + 1000)
+    wrong_inputs = [
+        (torch.cat([one_hot, x64], 1), "the encoder's input has the label first; concatenate x (flattened) first, then "
+                                       "one_hot(y): torch.cat([x.flatten(1), one_hot], dim=1)."),
+    ]
+    mistakes_mu = [(encoded(inp)[0], why) for inp, why in wrong_inputs]
+    mistakes_mu.append((logvar_ref, "mu and logvar are swapped: the encoder's first latent_dim outputs are mu, the "
+                                    "last latent_dim are logvar (h.chunk(2, dim=1))."))
+    compare(mu, mu_ref, name, "mu", mistakes_mu, rtol=1e-4, atol=1e-4)
+    compare(logvar, logvar_ref, name, "logvar",
+            [(mu_ref, "mu and logvar are swapped: the encoder's first latent_dim outputs are mu, the last latent_dim "
+                      "are logvar (h.chunk(2, dim=1)).")], rtol=1e-4, atol=1e-4)
+
+    lin = model.decoder[0]
+    w, b = lin.weight.detach().double(), lin.bias.detach().double()
+    ld = logits.detach().double().flatten(1)
+
+    def decoder_input(values):
+        centred = values - b
+        u = centred @ _pinv(w).T
+        return u, float((u @ w.T - centred).norm() / (centred.norm() + 1e-12))
+
+    if bool(((ld > 0) & (ld < 1)).all()) and decoder_input(_logit(ld.clamp(1e-7, 1 - 1e-7)))[1] < 1e-3:
+        fail(name, "you returned probabilities sigmoid(logits); return the logits themselves, the decoder's output "
+                   "(the loss, binary_cross_entropy_with_logits, applies the sigmoid).")
+    u, residual = decoder_input(ld)
     if residual > 1e-3:
-        fail(name, "the images are not decodings of latent codes: return torch.sigmoid(model.decode(z)).")
-    mean, cov = z.mean(0), torch.cov(z.T)
-    if (mean.abs() > 5 / math.sqrt(n)).any():
-        if ((mean - 0.5).abs() < 5 / math.sqrt(n)).all():
-            fail(name, "the codes z have mean 1/2: they look uniform (torch.rand); the prior is N(0, I): torch.randn.")
-        fail(name, f"the codes z behind your images have mean {_fmt(mean)}; the prior N(0, I) has mean 0.")
-    eye = torch.eye(latent_dim, dtype=torch.float64)
-    if ((cov - eye).abs() > 5 * math.sqrt(2 / n)).any():
-        if float(cov.abs().max()) < 1e-6:
-            fail(name, "every sample has the same code: draw n codes, torch.randn(n, model.latent_dim, generator=generator).")
-        fail(name, f"the codes z behind your images have covariance {[_fmt(r) for r in cov]}; the prior N(0, I) has "
-                   "the identity. Draw z with torch.randn, unscaled.")
-    expect_seeded(draw, images, seed + 1000, name, "samples", "draw z with torch.randn(..., generator=generator).")
-    passed(name, f"{n} samples are decodings of z ~ N(0, I).")
+        fail(name, "the logits are not the decoder's output: return model.decoder(torch.cat([z, one_hot], dim=1)).")
+    z, label = u[:, :latent_dim], u[:, latent_dim:]
+    if not bool(((label - one_hot).abs() < 1e-3).all()):
+        if bool(((u[:, :n_classes] - one_hot).abs() < 1e-3).all()):
+            fail(name, "the decoder's input has the label first; concatenate z first, then one_hot(y): "
+                       "torch.cat([z, one_hot], dim=1).")
+        if bool(((label - 1.0 / n_classes).abs() < 1e-3).all()):
+            fail(name, "the decoder was given a uniform label vector (1/K everywhere); give it one_hot(y).")
+        fail(name, "the label part of the decoder's input is not one_hot(y) (F.one_hot(y, model.n_classes), as floats): "
+                   "tell the decoder the label of each example.")
+    eps = (z - mu_ref) / std_ref
+    total = eps.numel()
+
+    def standard(e):
+        return abs(float(e.mean())) < 5 / math.sqrt(total) and abs(float(e.std()) - 1) < 5 / math.sqrt(2 * total)
+
+    if float(eps.std()) < 1e-3:
+        fail(name, "the decoder was given z = mu: sample z = mu + sigma * eps first (your reparameterize) and "
+                   "decode z.")
+    if not standard(eps):
+        wrong = [((z - mu_ref) / std_ref**2, "sigma = exp(logvar) reads logvar as a log-std; use exp(logvar / 2)."),
+                 (z - mu_ref, "eps is not scaled by sigma = exp(logvar / 2)."),
+                 (z, "the mean mu is missing: z = mu + sigma * eps.")]
+        for alt, why in wrong:
+            if standard(alt):
+                fail(name, f"the z behind your logits does not follow q(z|x, y) = N(mu, sigma^2): {why}")
+        fail(name, f"the z behind your logits does not follow q(z|x, y): (z - mu) / sigma has mean {float(eps.mean()):.3f} "
+                   f"and standard deviation {float(eps.std()):.3f}, expected 0 and 1.")
+    if not logits.requires_grad:
+        fail(name, "the logits carry no gradient: do not wrap the forward pass in torch.no_grad() or detach it.")
+    logits.sum().backward()
+    grad = model.encoder.weight.grad
+    if grad is None or not bool(grad[:latent_dim].abs().sum() > 0):
+        fail(name, "no gradient reaches the encoder's mu: z must be computed from mu with torch operations.")
+    if not bool(grad[latent_dim:].abs().sum() > 0):
+        fail(name, "no gradient reaches the encoder's logvar: z = mu + exp(logvar / 2) * eps keeps it differentiable.")
+    expect_seeded(lambda s: run(s)[0], logits, seed + 1000, name, "logits",
+                  "pass `generator` on to the sampling of eps.")
+    passed(name, f"both networks see one_hot(y) after their input; z ~ q(z | x, y); gradients reach mu and logvar "
+                 f"({n} inputs, {n_classes} classes).")
 
 
 # --- 6. the importance-weighted bound -------------------------------------------------------------

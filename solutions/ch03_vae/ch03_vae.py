@@ -17,7 +17,7 @@
 # $$\log p_\theta(x) \ \ge\ \mathbb E_{q_\phi(z \mid x)}\big[\log p_\theta(x \mid z)\big] - \mathrm{KL}\big(q_\phi(z \mid x)\,\|\,p(z)\big).$$
 #
 # In this notebook you write the pieces of a VAE yourself and train one on real MNIST digits.
-# You will write six functions (15 points in all):
+# You will write six functions (16 points in all):
 #
 # | # | function | points |
 # |---|---|---|
@@ -25,7 +25,7 @@
 # | 2 | `gaussian_kl`: $\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))$ in closed form | 3 |
 # | 3 | `negative_elbo`: the VAE loss | 3 |
 # | 4 | `vae_forward`: encode, sample, decode | 2 |
-# | 5 | `sample_prior`: new digits from $p(z)$ | 2 |
+# | 5 | `cvae_forward`: a conditional VAE, told the label | 3 |
 # | 6 | `iwae_bound`: the importance-weighted bound $\mathcal L_k$ | 3 |
 #
 # Each exercise has a **self-check** cell: run it after your answer. It prints one line when
@@ -55,9 +55,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from genedu import data, models, plot
-from genedu.checks.ch03 import (check_gaussian_kl, check_iwae_bound, check_negative_elbo, check_reparameterize,
-                                check_sample_prior, check_vae_forward)
+from genedu import checkpoints, classifier, data, models, plot
+from genedu.checks.ch03 import (check_cvae_forward, check_gaussian_kl, check_iwae_bound, check_negative_elbo,
+                                check_reparameterize, check_vae_forward)
 from genedu.train import evaluate, train
 
 # These small models train fastest on one CPU thread; several threads per notebook fight over the
@@ -233,47 +233,19 @@ with torch.no_grad():
     x_hat = torch.sigmoid(vae_forward(vae, x_test[:10])[0])
 plot.reconstructions(x_test[:10], x_hat, title="test digits (top) and reconstructions (bottom)");
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 5: sampling from the prior (2 points)
-#
-# The VAE is a generative model: to make a new digit, draw a code from the prior and decode it,
-#
-# $$z \sim \mathcal N(0, I), \qquad \text{image} = \mathrm{sigmoid}\big(\mathrm{decoder}(z)\big).$$
-#
-# (The image is the decoder's mean, the pixel probabilities; drawing Bernoulli pixels from it would
-# give a speckled picture.) Write `sample_prior(model, n, generator=None)` returning `n` images, the
-# shape of the decoder's output, e.g. `(n, 1, 28, 28)`, with values in $[0, 1]$. The latent size is
-# `model.latent_dim`; draw $z$ with `torch.randn(..., generator=generator)`. No gradients are needed:
-# wrap the computation in `with torch.no_grad():`.
-
-# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def sample_prior(model, n, generator=None):
-    """n images sigmoid(decode(z)), z ~ N(0, I) of size model.latent_dim."""
-    ### BEGIN SOLUTION
-    with torch.no_grad():  # no gradients are needed to sample or to evaluate
-        z = torch.randn(n, model.latent_dim, generator=generator)
-        return torch.sigmoid(model.decode(z))
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 5 (the grader runs more tests)
-check_sample_prior(sample_prior)
-### BEGIN HIDDEN TESTS
-check_sample_prior(sample_prior, seed=501, n=6000, latent_dim=2, image_shape=(1, 3, 3))
-check_sample_prior(sample_prior, seed=502, n=6000, latent_dim=4, image_shape=(5,))
-### END HIDDEN TESTS
-
 # %% [markdown]
 # ### Try it: new digits, and the latent plane of a 2D VAE
 #
-# After only two epochs the samples are rough; the book's model, trained longer, gives clearer
-# digits. Below, a VAE with a **two-dimensional** latent space: every point of the plane decodes
-# to an image. Move the sliders (in a live notebook) to walk through it; the left panel shows where
-# the test digits are encoded.
+# The VAE is a generative model: to make a new digit, draw a code from the prior and decode it,
+# $z \sim \mathcal N(0, I)$, image $= \mathrm{sigmoid}(\mathrm{decoder}(z))$ (the decoder's mean, the pixel
+# probabilities; drawing Bernoulli pixels from it would give a speckled picture). `model.sample(n)` does
+# exactly this. After only two epochs the samples are rough; the book's model, trained longer, gives clearer
+# digits. Below, a VAE with a **two-dimensional** latent space: every point of the plane decodes to an
+# image. Move the sliders (in a live notebook) to walk through it; the left panel shows where the test
+# digits are encoded.
 
 # %%
-plot.image_grid(sample_prior(vae, 32, generator=torch.Generator().manual_seed(0)), nrow=16,
+plot.image_grid(vae.sample(32, generator=torch.Generator().manual_seed(0)), nrow=16,
                 title="samples from the prior (2 epochs)");
 
 # %%
@@ -285,6 +257,96 @@ train(vae2d, elbo_loss, x_train, epochs=2, lr=3e-3)
 with torch.no_grad():
     codes = vae2d.encode(x_test)[0]
 latent_explorer(lambda z: torch.sigmoid(vae2d.decode(z)), codes, y_test)
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 5: a conditional VAE (3 points)
+#
+# The VAE above decides for itself which digit it draws. To ask for a particular one, tell both networks the
+# label $y$ (Kingma et al., 2014, whose model M2 also learns from unlabelled digits; Sohn et al., 2015): the
+# encoder becomes $q_\phi(z \mid x, y)$, the decoder $p_\theta(x \mid z, y)$, and the ELBO bounds
+# $\log p_\theta(x \mid y)$ with the same two terms, $y$ given throughout:
+#
+# $$\log p_\theta(x \mid y) \ \ge\ \mathbb E_{q_\phi(z \mid x, y)}\big[\log p_\theta(x \mid z, y)\big] - \mathrm{KL}\big(q_\phi(z \mid x, y)\,\|\,p(z)\big).$$
+#
+# The prior stays $\mathcal N(0, I)$, the same for every label, so the code $z$ has no reason to repeat what
+# $y$ already says: it is free to hold what the label does not, the slant, the thickness, the style. To
+# sample a 7, draw $z \sim \mathcal N(0, I)$ and decode it with $y = 7$.
+#
+# The simplest way to tell a network the label is to append it, as a one-hot vector, to the network's input.
+# Write `cvae_forward(model, x, y, generator=None)` for a `genedu.models.ConditionalVAE` `model`, images `x`
+# `(B, 1, 28, 28)` and labels `y` `(B,)` (int64), returning `(logits, mu, logvar)` as `vae_forward` does:
+#
+# 1. the labels as one-hot vectors, `(B, K)` floats: `F.one_hot(y, model.n_classes)`, converted to `x`'s dtype;
+# 2. the encoder `model.encoder` takes `(B, D + K)`: `x` flattened to `(B, D)`, **then** the one-hot labels
+#    (`torch.cat(..., dim=1)`), and returns `(B, 2L)`: $\mu$ is the first $L$ = `model.latent_dim` columns,
+#    $\log \sigma^2$ the last $L$;
+# 3. $z$ by your `reparameterize(mu, logvar, generator)` (the check runs your function with a correct one);
+# 4. the decoder `model.decoder` takes `(B, L + K)`: $z$, **then** the one-hot labels, and returns the logits,
+#    shaped like `x`.
+#
+# `model(x, y)`, `model.encode` and `model.decode` are the answer itself and get no marks.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def cvae_forward(model, x, y, generator=None):
+    """(logits, mu, logvar): encode [x, one_hot(y)], sample z ~ q(z|x, y), decode [z, one_hot(y)]."""
+    ### BEGIN SOLUTION
+    one_hot = F.one_hot(y, model.n_classes).to(x.dtype)                # (B, K)
+    h = model.encoder(torch.cat([x.flatten(1), one_hot], dim=1))      # (B, 2L)
+    mu, logvar = h.chunk(2, dim=1)
+    z = reparameterize(mu, logvar, generator)
+    return model.decoder(torch.cat([z, one_hot], dim=1)), mu, logvar
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 5 (the grader runs more tests)
+check_cvae_forward(cvae_forward)
+### BEGIN HIDDEN TESTS
+check_cvae_forward(cvae_forward, seed=501, n=5000, image_shape=(1, 4, 4), latent_dim=2, n_classes=10)
+check_cvae_forward(cvae_forward, seed=502, n=4000, image_shape=(9,), latent_dim=4, n_classes=3)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: ask for a digit
+#
+# Train a conditional VAE with a 2D code on the 4,500 digits with your forward pass and your `negative_elbo`
+# (10 epochs, a few seconds). Each column of the grid below decodes **one** code $z \sim \mathcal N(0, I)$
+# with each of the ten labels, one per row: the label picks the digit, the code its style. The course's digit
+# classifier (trained on real digits, chapter 5) then says how often a sample is read as the digit asked for.
+# Then train it again with `latent_dim=8`, and compare the grid and the printed share: what does the
+# decoder still need the label for, when the code has room to say which digit it is?
+
+# %%
+def cvae_loss(model, x, y):
+    logits, mu, logvar = cvae_forward(model, x, y)
+    return negative_elbo(logits, x, mu, logvar)[0]
+
+
+genedu.seed_everything(0)
+cvae = models.mlp_cvae(latent_dim=2)
+optimizer = torch.optim.Adam(cvae.parameters(), lr=3e-3)
+for epoch in range(10):                                    # the loop of chapter 2, with the labels
+    for idx in torch.randperm(len(x_train)).split(128):
+        loss = cvae_loss(cvae, x_train[idx], y_train[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+labels = torch.arange(10).repeat_interleave(8)                       # rows: the digit asked for
+z = torch.randn(8, cvae.latent_dim, generator=torch.Generator().manual_seed(0)).repeat(10, 1)  # columns: a code
+with torch.no_grad():
+    images = torch.sigmoid(cvae.decoder(torch.cat([z, F.one_hot(labels, 10).float()], dim=1)))
+fig, ax = plt.subplots(figsize=(4.8, 6))
+plot.image_grid(images, nrow=8, ax=ax, title="one code per column, the label 0-9 down the rows");
+
+digit_classifier, _ = checkpoints.load("digit_classifier")
+asked = torch.arange(10).repeat_interleave(100)
+z_many = torch.randn(len(asked), cvae.latent_dim, generator=torch.Generator().manual_seed(1))
+with torch.no_grad():
+    samples = torch.sigmoid(cvae.decoder(torch.cat([z_many, F.one_hot(asked, 10).float()], dim=1)))
+read_as = classifier.predict_proba(digit_classifier, F.pad(samples, (2, 2, 2, 2)) * 2 - 1).argmax(1)
+print(f"{float((read_as == asked).float().mean()):.0%} of 1,000 samples (100 per label) are read by the classifier "
+      "as the digit asked for")
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
 # ## Exercise 6: the importance-weighted bound (3 points)

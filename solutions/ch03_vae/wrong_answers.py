@@ -14,11 +14,13 @@ WRONG_ANSWERS = {
     mu, logvar = model.encode(x)
     return model.decode(mu), mu, logvar
 ''',
-    # returns the logits, not the pixel probabilities
-    "ex5-answer": '''def sample_prior(model, n, generator=None):
-    with torch.no_grad():
-        z = torch.randn(n, model.latent_dim, generator=generator)
-        return model.decode(z)
+    # the decoder is not told the label: z alone, padded with zeros to the decoder's width
+    "ex5-answer": '''def cvae_forward(model, x, y, generator=None):
+    one_hot = F.one_hot(y, model.n_classes).to(x.dtype)
+    h = model.encoder(torch.cat([x.flatten(1), one_hot], dim=1))
+    mu, logvar = h.chunk(2, dim=1)
+    z = reparameterize(mu, logvar, generator)
+    return model.decoder(torch.cat([z, torch.zeros_like(one_hot)], dim=1)), mu, logvar
 ''',
     # a mean of log-weights: the ELBO again, whatever k
     "ex6-answer": '''def iwae_bound(model, x, k, generator=None):
