@@ -10,13 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedu import dcgan
-from genedu.checks._core import CheckFailed
-from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
-                                check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
-                                check_weights_init)
+from torch.distributions import Categorical, kl_divergence
 
-# --- exercises 1-2: sizes -----------------------------------------------------------------------------
+from genedu import dcgan, metrics
+from genedu.checks._core import CheckFailed
+from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size, check_dcgan_discriminator,
+                                check_dcgan_generator, check_inception_score, check_weights_init)
+
+# --- exercise 1: sizes -----------------------------------------------------------------------------
 
 
 def conv_ref(size, kernel, stride, padding, dilation=1):
@@ -25,15 +26,6 @@ def conv_ref(size, kernel, stride, padding, dilation=1):
 
 def conv_floor(size, kernel, stride, padding, dilation=1):
     return math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1)
-
-
-def convt_ref(size, kernel, stride, padding, output_padding=0, dilation=1):
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-
-
-def convt_other(size, kernel, stride, padding, output_padding=0, dilation=1):
-    span = dilation * (kernel - 1) + 1
-    return stride * (size - 1) + span - 2 * padding + output_padding
 
 
 CONV_WRONG = {
@@ -46,21 +38,10 @@ CONV_WRONG = {
     "default dilation 2": (lambda i, k, s, p, d=2: (i + 2 * p - d * (k - 1) - 1) // s + 1, "default must be dilation=1"),
 }
 
-CONVT_WRONG = {
-    "no output_padding": (lambda i, k, s, p, a=0, d=1: (i - 1) * s - 2 * p + d * (k - 1) + 1, "output_padding is forgotten"),
-    "i*s": (lambda i, k, s, p, a=0, d=1: i * s - 2 * p + d * (k - 1) + a + 1, "(i - 1)"),
-    "+2p": (lambda i, k, s, p, a=0, d=1: (i - 1) * s + 2 * p + d * (k - 1) + a + 1, "padding is added"),
-    "no dilation": (lambda i, k, s, p, a=0, d=1: (i - 1) * s - 2 * p + k + a, "dilation is ignored"),
-    "conv formula": (lambda i, k, s, p, a=0, d=1: (i + 2 * p - d * (k - 1) - 1) // s + 1, "layer's output has side"),
-}
-
-
 def test_size_answers_pass(capsys):
     check_conv2d_output_size(conv_ref)
     check_conv2d_output_size(conv_floor, seed=3, n=100)
-    check_conv_transpose2d_output_size(convt_ref)
-    check_conv_transpose2d_output_size(convt_other, seed=3, n=100)
-    assert capsys.readouterr().out.count("[passed]") == 4
+    assert capsys.readouterr().out.count("[passed]") == 2
 
 
 @pytest.mark.parametrize("key", CONV_WRONG)
@@ -70,21 +51,12 @@ def test_conv_size_mistakes(key):
         check_conv2d_output_size(fn)
 
 
-@pytest.mark.parametrize("key", CONVT_WRONG)
-def test_convt_size_mistakes(key):
-    fn, message = CONVT_WRONG[key]
-    with pytest.raises(CheckFailed, match=re.escape(message)):
-        check_conv_transpose2d_output_size(fn)
-
-
 def test_size_answer_calling_the_library_fails():
     with pytest.raises(CheckFailed, match="reference"):
         check_conv2d_output_size(lambda i, k, s, p, d=1: dcgan.conv2d_output_size(i, k, s, p, d))
-    with pytest.raises(CheckFailed, match="reference"):
-        check_conv_transpose2d_output_size(dcgan.conv_transpose2d_output_size)
 
 
-# --- exercises 3-4: the builders -------------------------------------------------------------------
+# --- exercises 2-3: the builders -------------------------------------------------------------------
 
 def gen_ref(nz, ngf, nc, image_size, *, relu=nn.ReLU, out_act=nn.Tanh, bias=False, bn_out=False, pad=1, last_bias=False,
             skip_bn=False):
@@ -376,3 +348,93 @@ def test_conditional_mistakes(key):
     cls, message = COND_WRONG[key]
     with pytest.raises(CheckFailed, match=message):
         check_conditional_generator(cls)
+
+
+# --- exercise 6: the Inception score ----------------------------------------------------------------------
+
+def is_ref(probs, splits=1):
+    scores = []
+    for part in torch.tensor_split(probs.double(), splits):
+        marginal = part.mean(0, keepdim=True)
+        scores.append(float(((torch.xlogy(part, part) - torch.xlogy(part, marginal)).sum(1)).mean().exp()))
+    return sum(scores) / len(scores)
+
+
+def is_entropies(probs, splits=1):  # H(p(y)) - E H(p(y|x)), by torch.distributions, a 0-d tensor
+    values = []
+    for part in probs.tensor_split(splits):
+        kl = Categorical(probs=part).entropy().neg().mean() + Categorical(probs=part.mean(0)).entropy()
+        values.append(kl.exp())
+    return torch.stack(values).mean()
+
+
+def is_clamped(probs, splits=1):  # log of clamped probabilities, np-style chunks by hand
+    n = len(probs)
+    bounds = [round(i * n / splits) for i in range(splits + 1)]
+    total = 0.0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        part = probs[a:b].double()
+        p_y = part.mean(dim=0)
+        kl = (part * (part.clamp_min(1e-30).log() - p_y.clamp_min(1e-30).log())).sum(dim=1)
+        total += math.exp(kl.mean().item())
+    return total / splits
+
+
+def _is_wrong(kl_of, reduce=lambda kl: kl.mean().exp(), whole_marginal=False, combine="mean"):
+    def answer(probs, splits=1):
+        p = probs.double()
+        scores = []
+        for part in torch.tensor_split(p, splits):
+            marginal = (p if whole_marginal else part).mean(0, keepdim=True)
+            scores.append(reduce(kl_of(part, marginal)))
+        if combine == "log":
+            return float(torch.stack([torch.log(s) for s in scores]).mean().exp())
+        return float(sum(scores) / len(scores))
+    return answer
+
+
+def _kl(a, b):
+    return (torch.xlogy(a, a) - torch.xlogy(a, b)).sum(1)
+
+
+IS_WRONG = [
+    (_is_wrong(_kl, reduce=lambda kl: kl.mean()), {}, "log of the score"),
+    (_is_wrong(lambda a, b: (torch.xlogy(b, b) - torch.xlogy(b, a)).sum(1)), {}, "KL is reversed"),
+    (_is_wrong(_kl, reduce=lambda kl: kl.exp().mean()), {}, "averaged exp(KL)"),
+    (_is_wrong(_kl, reduce=lambda kl: kl.sum().exp()), {}, "summed the KL"),
+    (_is_wrong(lambda a, b: -torch.xlogy(b, b).sum(1).expand(len(a))), {}, "marginal's entropy alone"),
+    (_is_wrong(lambda a, b: torch.xlogy(a, a).sum(1)), {}, "predictions' confidence alone"),
+    (_is_wrong(lambda a, b: (a * (a.log() - b.log())).sum(1)), {}, "NaN"),
+    (lambda probs, splits=1: is_ref(probs), dict(splits=5), "scored all 500 rows at once"),
+    (_is_wrong(_kl, whole_marginal=True), dict(splits=5), "its own marginal"),
+    (_is_wrong(_kl, combine="log"), dict(splits=5), "not their log-scores"),
+    (lambda probs, splits=1: metrics.inception_score(probs, splits), {}, "reference"),
+    (lambda probs, splits=1: "3.2", {}, "should be a number"),
+    (lambda probs, splits=1: torch.ones(2), {}, "one number"),
+]
+
+
+@pytest.mark.parametrize("answer", [is_ref, is_entropies, is_clamped])
+@pytest.mark.parametrize("kwargs", [{}, dict(seed=601, n=1000, k=10, splits=5), dict(seed=602, n=90, k=3, splits=2)])
+def test_inception_score_correct_forms_pass(answer, kwargs, capsys):
+    check_inception_score(answer, **kwargs)
+    assert capsys.readouterr().out.startswith("[passed]")
+
+
+@pytest.mark.parametrize("answer, kwargs, message", IS_WRONG, ids=[m for _, _, m in IS_WRONG])
+def test_inception_score_mistakes(answer, kwargs, message):
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        check_inception_score(answer, **kwargs)
+
+
+def test_inception_score_expected_values_are_independent():
+    """The check's expected score, from torch.distributions, agrees with genedu.metrics' xlogy form and with
+    the entropy decomposition; and the closed forms hold."""
+    probs = torch.softmax(torch.randn(300, 7, generator=torch.Generator().manual_seed(3)) * 2, dim=1)
+    p = probs.double()
+    marginal = p.mean(0, keepdim=True)
+    via_kl = math.exp(float(kl_divergence(Categorical(probs=p), Categorical(probs=marginal.expand_as(p))).mean()))
+    assert via_kl == pytest.approx(metrics.inception_score(probs), rel=1e-9)
+    assert via_kl == pytest.approx(float(is_entropies(probs)), rel=1e-6)
+    assert metrics.inception_score(F.one_hot(torch.arange(70) % 7, 7).float()) == pytest.approx(7.0)
+    assert metrics.inception_score(probs[:1].expand(50, 7)) == pytest.approx(1.0)

@@ -46,9 +46,9 @@ from genedu.checks.ch04 import (
 from genedu.checks.ch05 import (
     check_conditional_generator,
     check_conv2d_output_size,
-    check_conv_transpose2d_output_size,
     check_dcgan_discriminator,
     check_dcgan_generator,
+    check_inception_score,
     check_weights_init,
 )
 from genedu.checks.ch06 import (
@@ -91,8 +91,8 @@ __all__ = [
     "check_discriminator_loss", "check_generator_loss_nonsaturating", "check_optimal_discriminator",
     "check_value_at_optimum", "check_generator_gradients_at_optimum", "check_gan_training_iteration",
     # chapter 5
-    "check_conv2d_output_size", "check_conv_transpose2d_output_size", "check_dcgan_generator",
-    "check_dcgan_discriminator", "check_weights_init", "check_conditional_generator",
+    "check_conv2d_output_size", "check_dcgan_generator",
+    "check_dcgan_discriminator", "check_weights_init", "check_conditional_generator", "check_inception_score",
     # chapter 6
     "check_mode_coverage", "check_wasserstein_losses", "check_gradient_penalty", "check_pack",
     "check_remedy_training",

@@ -4,12 +4,12 @@ Each ``check_*`` takes the student's function (or class) plus a seed and sizes: 
 self-check calls it with the defaults, the hidden tests with other seeds and sizes.
 
 - :func:`check_conv2d_output_size`            the convolution's output size, against real layers' arithmetic
-- :func:`check_conv_transpose2d_output_size`  the transposed convolution's
 - :func:`check_dcgan_generator`               Radford et al.'s generator: layer by layer, output shape, tanh range
 - :func:`check_dcgan_discriminator`           the discriminator (logits, no sigmoid)
 - :func:`check_weights_init`                  N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales: checked
                                               statistically, within a few standard errors
 - :func:`check_conditional_generator`         G(z, y) on [z, one_hot(y)]: the label is used, as a one-hot
+- :func:`check_inception_score`               exp(E KL(p(y|x) || p(y))), against torch.distributions and closed forms
 
 The expected layer lists are written out here from the rules (not taken from genedu.dcgan), and the
 expected sizes are computed by running real torch layers.
@@ -24,20 +24,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from torch.distributions import Categorical as _Categorical
+from torch.distributions import kl_divergence as _kl_divergence
+
 from genedu import dcgan as _dcgan
-from genedu.checks._core import _forbid_calls, call, close, expect_tensor, fail, passed, probe
+from genedu import metrics as _metrics
+from genedu.checks._core import _forbid_calls, call, close, expect_number, expect_tensor, fail, passed, probe
 
 # The genedu functions that answer this chapter's exercises: the grader's sandbox provides none of them (so
-# the notebook builds exercise 6's generator, the conditional discriminator and the shipped models from the
+# the notebook builds exercise 5's generator, the conditional discriminator and the shipped models from the
 # student's own builders).
-REFERENCES = ("genedu.dcgan.conv2d_output_size", "genedu.dcgan.conv_transpose2d_output_size",
+REFERENCES = ("genedu.dcgan.conv2d_output_size", "genedu.metrics.inception_score",
               "genedu.dcgan.DCGANGenerator.__init__", "genedu.dcgan.DCGANDiscriminator.__init__",
               "genedu.dcgan.weights_init", "genedu.dcgan.ConditionalDCGANGenerator.__init__",
               "genedu.dcgan.ConditionalDCGANGenerator.forward")
 
 # References bound at import time: replacing genedu.dcgan.* later does not change them.
 _conv_size = _dcgan.conv2d_output_size
-_convt_size = _dcgan.conv_transpose2d_output_size
 _weights_init = _dcgan.weights_init
 _generator_init = _dcgan.DCGANGenerator.__init__
 _discriminator_init = _dcgan.DCGANDiscriminator.__init__
@@ -45,14 +48,14 @@ _cond_forward = _dcgan.ConditionalDCGANGenerator.forward
 _cond_init = _dcgan.ConditionalDCGANGenerator.__init__
 _Module, _Conv2d, _ConvT2d, _BN, _ReLU, _LReLU, _Tanh, _Sigmoid = (
     nn.Module, nn.Conv2d, nn.ConvTranspose2d, nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid)
-_conv2d, _conv_transpose2d, _one_hot = F.conv2d, F.conv_transpose2d, F.one_hot
+_conv2d, _one_hot = F.conv2d, F.one_hot
 _allclose, _cdist = torch.allclose, torch.cdist
 
 
 def _forbidden(*own):
     """The references an answer must not call (in the notebook's self-check): its own first (they name the
     expected signature), then the chapter's other ones, which the grader's sandbox does not provide either."""
-    every = (_conv_size, _convt_size, _generator_init, _discriminator_init, _weights_init, _cond_init, _cond_forward)
+    every = (_conv_size, _generator_init, _discriminator_init, _weights_init, _cond_init, _cond_forward)
     return own + tuple(r for r in every if r not in own)
 
 
@@ -69,71 +72,33 @@ def _is_int(x) -> bool:
     return isinstance(x, (int, np.integer))
 
 
-# --- exercises 1 and 2: output sizes -----------------------------------------------------------
+# --- exercise 1: output sizes ------------------------------------------------------------------
 
-def _size_cases(seed: int, n: int, transposed: bool) -> list[tuple]:
-    """Cases (size, kernel, stride, padding, dilation[, output_padding]) where the common mistakes differ."""
+def _size_cases(seed: int, n: int) -> list[tuple]:
+    """Cases (size, kernel, stride, padding, dilation) where the common mistakes differ."""
     g = _gen(seed)
     cases = []
     pool = list(itertools.product(range(1, 34), (1, 2, 3, 4, 5, 7), (1, 2, 3), (0, 1, 2, 3), (1, 1, 2)))
-    order = torch.randperm(len(pool), generator=g).tolist()
-    for idx in order:
+    for idx in torch.randperm(len(pool), generator=g).tolist():
         size, k, s, p, d = pool[idx]
-        if transposed:
-            a = int(torch.randint(0, max(s, d), (1,), generator=g))
-            if (size - 1) * s - 2 * p + d * (k - 1) + a + 1 < 1:
-                continue
-            cases.append((size, k, s, p, a, d))
-        else:
-            if size + 2 * p < d * (k - 1) + 1:
-                continue
-            cases.append((size, k, s, p, d))
+        if size + 2 * p < d * (k - 1) + 1:
+            continue
+        cases.append((size, k, s, p, d))
         if len(cases) == n:
             break
-    # cases every mistake shows on: stride 2 with an odd remainder, padding, dilation, output_padding
-    fixed = [(7, 3, 2, 1, 1, 1), (16, 4, 2, 1, 0, 1), (5, 3, 2, 1, 1, 2)] if transposed else \
-            [(8, 3, 2, 1, 1), (7, 4, 2, 1, 1), (32, 4, 2, 1, 1), (9, 3, 1, 2, 2), (10, 5, 3, 0, 1)]
-    return fixed + cases
+    # cases every mistake shows on: stride 2 with an odd remainder, padding, dilation
+    return [(8, 3, 2, 1, 1), (7, 4, 2, 1, 1), (32, 4, 2, 1, 1), (9, 3, 1, 2, 2), (10, 5, 3, 0, 1)] + cases
 
 
-def _measured(case: tuple, transposed: bool) -> int:
+def _measured(case: tuple) -> int:
     """The output side that torch's own layer produces (an independent computation)."""
-    if transposed:
-        size, k, s, p, a, d = case
-        return _conv_transpose2d(torch.zeros(1, 1, size, 1), torch.zeros(1, 1, k, 1), stride=(s, 1), padding=(p, 0),
-                                 output_padding=(a, 0), dilation=(d, 1)).shape[2]
     size, k, s, p, d = case
     return _conv2d(torch.zeros(1, 1, size, 1), torch.zeros(1, 1, k, 1), stride=(s, 1), padding=(p, 0),
                    dilation=(d, 1)).shape[2]
 
 
-def _check_sizes(fn, name: str, seed: int, n: int, transposed: bool, reference, mistakes: dict, args_of) -> None:
-    cases = _size_cases(seed, n, transposed)
-    expected = [_measured(c, transposed) for c in cases]
-    got = []
-    for case in cases:
-        out = call(fn, name, args_of(case), reference=reference)
-        if isinstance(out, float) and out == int(out) and not isinstance(out, bool):
-            fail(name, f"returned the float {out!r} for {_describe(case, transposed)}; a size is an int: use floor "
-                       "division // (or int(...) of an exact value), not /.")
-        if not _is_int(out):
-            fail(name, f"should return an int, got {type(out).__name__} ({out!r}).")
-        got.append(int(out))
-    if got == expected:
-        return
-    for why, formula in mistakes.items():
-        wrong = [formula(*c) for c in cases]
-        if got == wrong:
-            fail(name, why)
-    i = next(j for j, (a, b) in enumerate(zip(got, expected)) if a != b)
-    fail(name, f"for {_describe(cases[i], transposed)} you returned {got[i]}, but the layer's output has side "
-               f"{expected[i]}.")
-
-
-def _describe(case: tuple, transposed: bool) -> str:
-    keys = ("size", "kernel", "stride", "padding", "output_padding", "dilation") if transposed else \
-           ("size", "kernel", "stride", "padding", "dilation")
-    return ", ".join(f"{k}={v}" for k, v in zip(keys, case))
+def _describe(case: tuple) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(("size", "kernel", "stride", "padding", "dilation"), case))
 
 
 def check_conv2d_output_size(conv2d_output_size, seed: int = 0, n: int = 60) -> None:
@@ -155,8 +120,23 @@ def check_conv2d_output_size(conv2d_output_size, seed: int = 0, n: int = 60) -> 
         "the padding is subtracted; it enlarges the input: i + 2p.":
             lambda i, k, s, p, d: (i - 2 * p - d * (k - 1) - 1) // s + 1,
     }
-    _check_sizes(conv2d_output_size, name, seed, n, False, _forbidden(_conv_size), mistakes,
-                 lambda c: (c[0], c[1], c[2], c[3], c[4]))
+    cases = _size_cases(seed, n)
+    expected = [_measured(c) for c in cases]
+    got = []
+    for case in cases:
+        out = call(conv2d_output_size, name, case, reference=_forbidden(_conv_size))
+        if isinstance(out, float) and out == int(out) and not isinstance(out, bool):
+            fail(name, f"returned the float {out!r} for {_describe(case)}; a size is an int: use floor "
+                       "division // (or int(...) of an exact value), not /.")
+        if not _is_int(out):
+            fail(name, f"should return an int, got {type(out).__name__} ({out!r}).")
+        got.append(int(out))
+    if got != expected:
+        for why, formula in mistakes.items():
+            if got == [formula(*c) for c in cases]:
+                fail(name, why)
+        i = next(j for j, (a, b) in enumerate(zip(got, expected)) if a != b)
+        fail(name, f"for {_describe(cases[i])} you returned {got[i]}, but the layer's output has side {expected[i]}.")
     for case in [(5, 3, 1, 0)]:  # the default dilation is 1
         out = call(conv2d_output_size, name, case, reference=_forbidden(_conv_size))
         if out != 3:
@@ -164,36 +144,7 @@ def check_conv2d_output_size(conv2d_output_size, seed: int = 0, n: int = 60) -> 
     passed(name, f"matches real convolutions on {n + 5} cases.")
 
 
-def check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed: int = 0, n: int = 60) -> None:
-    """Check ``conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1) -> int``
-    against the output sizes of real transposed convolutions."""
-    name = "conv_transpose2d_output_size"
-    mistakes = {
-        "output_padding is forgotten: it adds to the output side (o = (i - 1)s - 2p + d(k - 1) + output_padding + 1).":
-            lambda i, k, s, p, a, d: (i - 1) * s - 2 * p + d * (k - 1) + 1,
-        "the stride multiplies (i - 1), the gaps between input pixels, not i: o = (i - 1)s - 2p + d(k - 1) + a + 1.":
-            lambda i, k, s, p, a, d: i * s - 2 * p + d * (k - 1) + a + 1,
-        "the padding is added; in a transposed convolution it is removed from the output: - 2p.":
-            lambda i, k, s, p, a, d: (i - 1) * s + 2 * p + d * (k - 1) + a + 1,
-        "the padding counts on both sides: - 2p, not - p.":
-            lambda i, k, s, p, a, d: (i - 1) * s - p + d * (k - 1) + a + 1,
-        "the dilation is ignored: the kernel spans d(k - 1) + 1 pixels.":
-            lambda i, k, s, p, a, d: (i - 1) * s - 2 * p + (k - 1) + a + 1,
-        "the + 1 is missing: o = (i - 1)s - 2p + d(k - 1) + output_padding + 1.":
-            lambda i, k, s, p, a, d: (i - 1) * s - 2 * p + d * (k - 1) + a,
-        "this is the kernel size added without the - 1: d(k - 1) + 1 already counts the kernel's span.":
-            lambda i, k, s, p, a, d: (i - 1) * s - 2 * p + d * (k - 1) + a + 2,
-    }
-    _check_sizes(conv_transpose2d_output_size, name, seed, n, True, _forbidden(_convt_size), mistakes,
-                 lambda c: (c[0], c[1], c[2], c[3], c[4], c[5]))
-    out = call(conv_transpose2d_output_size, name, (4, 4, 2, 1), reference=_forbidden(_convt_size))
-    if out != 8:
-        fail(name, "called without output_padding and dilation, the defaults must be 0 and 1 "
-                   "(size 4, kernel 4, stride 2, padding 1 gives 8).")
-    passed(name, f"matches real transposed convolutions on {n + 3} cases.")
-
-
-# --- exercises 3 and 4: the builders ------------------------------------------------------------
+# --- exercises 2 and 3: the builders ------------------------------------------------------------
 
 _TYPES = [(_ConvT2d, "ConvTranspose2d"), (_Conv2d, "Conv2d"), (_BN, "BatchNorm2d"), (_LReLU, "LeakyReLU"),
           (_ReLU, "ReLU"), (_Tanh, "Tanh"), (_Sigmoid, "Sigmoid")]
@@ -355,7 +306,7 @@ def check_dcgan_discriminator(dcgan_discriminator, seed: int = 0, nc: int = 3, n
                  f"{tuple(x.shape)} -> {tuple(out.shape)} logits.")
 
 
-# --- exercise 5: weights_init --------------------------------------------------------------------
+# --- exercise 4: weights_init --------------------------------------------------------------------
 
 def _apply_to_modules(weights_init, model: nn.Module) -> None:
     """Probe function of :func:`check_weights_init`: ``weights_init(m)`` on every module of ``model`` (itself
@@ -417,7 +368,7 @@ def check_weights_init(weights_init, seed: int = 0, width: int = 32, image_size:
     passed(name, f"{len(w)} conv weights ~ N(0, 0.02^2), {n} BatchNorm scales ~ N(1, 0.02^2), biases 0.")
 
 
-# --- exercise 6: the conditional generator -------------------------------------------------------
+# --- exercise 5: the conditional generator -------------------------------------------------------
 
 def _conditional_probe(cls, seed: int, sizes: tuple, z: torch.Tensor, y: torch.Tensor, z2: torch.Tensor) -> dict:
     """Probe function of :func:`check_conditional_generator`, run where the answer lives (the notebook's kernel,
@@ -562,3 +513,99 @@ def check_conditional_generator(ConditionalGenerator, seed: int = 0, nz: int = 8
     _check_data_path(ConditionalGenerator, name, (nz, n_classes, ngf, nc, image_size), z2, y, onehot)
     passed(name, f"G(z, y) on [z, one_hot(y)]: {n_classes} labels give {n_classes} different images "
                  f"{tuple(x.shape[1:])} for one z.")
+
+
+# --- exercise 6: the Inception score ---------------------------------------------------------------
+
+_inception_ref = _metrics.inception_score
+
+
+def _kl_categorical(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """KL(Categorical(p_i) || Categorical(q_i)) per row, by torch.distributions (float64): an independent
+    computation of the score's KL terms (0 log 0 = 0 is handled there)."""
+    return _kl_divergence(_Categorical(probs=p), _Categorical(probs=q.expand_as(p)))
+
+
+def _expected_is(p: torch.Tensor, splits: int) -> float:
+    scores = []
+    for part in torch.tensor_split(p, splits):
+        scores.append(math.exp(float(_kl_categorical(part, part.mean(0, keepdim=True)).mean())))
+    return sum(scores) / len(scores)
+
+
+def _score(inception_score, name: str, probs: torch.Tensor, splits: int) -> float:
+    out = call(inception_score, name, (probs.clone(),), {"splits": splits}, reference=_forbidden(_inception_ref))
+    value = expect_number(out, name, "the score")
+    if math.isnan(value):
+        fail(name, "the score is NaN: a prediction with an exact 0 gives 0 * log 0 = 0 * (-inf) = NaN. Take 0 log 0 "
+                   "as 0: torch.xlogy(p, p), or clamp the probabilities away from 0 inside the log.")
+    return value
+
+
+def check_inception_score(inception_score, seed: int = 0, n: int = 500, k: int = 10, splits: int = 1) -> None:
+    """Check ``inception_score(probs, splits=1) -> float``: exp(E_x KL(p(y|x) || p(y))) with p(y) the mean
+    prediction, on ``splits`` consecutive parts of the rows (each with its own p(y)), averaged.
+
+    The expected values come from torch.distributions' KL between categorical distributions; the closed forms
+    are checked too: 1 for identical predictions, k for one-hot predictions spread evenly over the k classes,
+    and a finite score for predictions with exact zeros.
+    """
+    name = "inception_score"
+    g = _gen(seed)
+    temperature = torch.rand(n, 1, generator=g, dtype=torch.float64) * 2.5 + 0.3
+    logits = torch.randn(n, k, generator=g, dtype=torch.float64) * 2 + torch.linspace(0, 1.5, k, dtype=torch.float64)
+    probs = torch.softmax(logits / temperature, dim=1).float()
+    p = probs.double()
+    got = _score(inception_score, name, probs, splits)
+    want = _expected_is(p, splits)
+
+    def per_split(fn):
+        return [fn(part, part.mean(0, keepdim=True)) for part in torch.tensor_split(p, splits)]
+
+    entropy = lambda q: -(q * q.log()).sum(-1)  # noqa: E731  (no zeros in these probabilities)
+    mean_kl = [float(_kl_categorical(a, b).mean()) for a, b in zip(torch.tensor_split(p, splits),
+                                                                    [s.mean(0, keepdim=True) for s in torch.tensor_split(p, splits)])]
+    mistakes = [
+        (sum(mean_kl) / splits, "this is the log of the score: the Inception score is exp(E_x KL(p(y|x) || p(y)))."),
+        (sum(math.exp(float(v)) for v in per_split(lambda a, b: _kl_categorical(b.expand_as(a), a).mean())) / splits,
+         "the KL is reversed: the score uses KL(p(y|x) || p(y)), the prediction against the marginal p(y)."),
+        (sum(float(_kl_categorical(a, b).exp().mean()) for a, b in zip(
+            torch.tensor_split(p, splits), [s.mean(0, keepdim=True) for s in torch.tensor_split(p, splits)])) / splits,
+         "you averaged exp(KL) over the samples; take the exponential of the average KL, exp(E_x KL)."),
+        (sum(math.exp(float(_kl_categorical(a, b).sum())) for a, b in zip(
+            torch.tensor_split(p, splits), [s.mean(0, keepdim=True) for s in torch.tensor_split(p, splits)])) / splits,
+         "you summed the KL over the samples; E_x is the mean over the samples."),
+        (sum(math.exp(float(entropy(b)[0])) for b in [s.mean(0, keepdim=True) for s in torch.tensor_split(p, splits)])
+         / splits, "this is exp(H(p(y))), the marginal's entropy alone; subtract the mean entropy of the predictions: "
+                   "E_x KL(p(y|x) || p(y)) = H(p(y)) - E_x H(p(y|x))."),
+        (sum(math.exp(-float(entropy(a).mean())) for a in torch.tensor_split(p, splits)) / splits,
+         "this is exp(-E_x H(p(y|x))), the predictions' confidence alone; the marginal p(y) = E_x p(y|x) is missing."),
+    ]
+    if splits > 1:
+        whole = p.mean(0, keepdim=True)
+        mistakes += [
+            (math.exp(float(_kl_categorical(p, whole).mean())),
+             f"you scored all {n} rows at once; split them into splits = {splits} consecutive parts "
+             "(torch.tensor_split), score each with its own p(y), and average the scores."),
+            (sum(math.exp(float(_kl_categorical(a, whole).mean())) for a in torch.tensor_split(p, splits)) / splits,
+             "each part needs its own marginal p(y), the mean prediction of that part, not of all rows."),
+            (math.exp(sum(mean_kl) / splits),
+             "average the parts' scores, not their log-scores: (IS_1 + ... + IS_s) / s, as Salimans et al. report."),
+        ]
+    if not math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-6):
+        for value, why in mistakes:
+            if math.isclose(got, value, rel_tol=1e-4, abs_tol=1e-6):
+                fail(name, f"the score is {got:.4f}: {why}")
+        fail(name, f"the score of {n} random predictions over {k} classes (splits = {splits}) is {got:.4f}, expected "
+                   f"{want:.4f}.")
+    same = probs[:1].expand(n, k).contiguous()                         # p(y|x) = p(y) for every x
+    got_same = _score(inception_score, name, same, splits)
+    if not math.isclose(got_same, 1.0, abs_tol=1e-4):
+        fail(name, f"when every sample gets the same prediction the score must be 1 (p(y|x) = p(y)), got {got_same:.4f}.")
+    spread = F.one_hot(torch.arange(k * splits * 3) % k, k).float()   # every part: each class 3 times
+    got_spread = _score(inception_score, name, spread, splits)
+    if not math.isclose(got_spread, float(k), rel_tol=1e-4):
+        fail(name, f"for confident one-hot predictions spread evenly over the {k} classes the score must be {k} "
+                   f"(its maximum), got {got_spread:.4f}.")
+    passed(name, f"matches exp(E KL(p(y|x) || p(y))) on {n} predictions over {k} classes (splits = {splits}); 1 for "
+                 f"identical predictions, {k} for one-hot predictions spread over the classes, finite with zeros.")

@@ -17,16 +17,16 @@
 # the generator with tanh at its output, LeakyReLU(0.2) in the discriminator, weights initialised from
 # $\mathcal N(0, 0.02^2)$ and Adam with learning rate $2 \cdot 10^{-4}$ and $\beta_1 = 0.5$.
 # In this notebook you build the networks yourself and train them on real MNIST digits.
-# You will write six answers (15 points in all):
+# You will write six answers (16 points in all):
 #
 # | # | answer | points |
 # |---|---|---|
 # | 1 | `conv2d_output_size`: the side of a convolution's output | 2 |
-# | 2 | `conv_transpose2d_output_size`: the side of a transposed convolution's output | 2 |
-# | 3 | `dcgan_generator`: the DCGAN generator | 3 |
-# | 4 | `dcgan_discriminator`: the DCGAN discriminator | 3 |
-# | 5 | `weights_init`: Radford et al.'s initialisation | 2 |
-# | 6 | `ConditionalGenerator`: a generator told which digit to draw | 3 |
+# | 2 | `dcgan_generator`: the DCGAN generator | 3 |
+# | 3 | `dcgan_discriminator`: the DCGAN discriminator | 3 |
+# | 4 | `weights_init`: Radford et al.'s initialisation | 2 |
+# | 5 | `ConditionalGenerator`: a generator told which digit to draw | 3 |
+# | 6 | `inception_score`: judging samples with a classifier | 3 |
 #
 # Each exercise has a **self-check** cell: run it after your answer. It prints one line when
 # your answer is right and otherwise tells you what looks wrong. The grader runs the same
@@ -57,9 +57,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedu import checkpoints, classifier, data, dcgan, gan, plot
-from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size,
-                                check_conv_transpose2d_output_size, check_dcgan_discriminator, check_dcgan_generator,
-                                check_weights_init)
+from genedu.checks.ch05 import (check_conditional_generator, check_conv2d_output_size, check_dcgan_discriminator,
+                                check_dcgan_generator, check_inception_score, check_weights_init)
 
 # These small models train fastest on one CPU thread; several threads per notebook fight over the
 # cores (and slow down many times over) when other jobs, or a class being graded, share the machine.
@@ -107,57 +106,30 @@ check_conv2d_output_size(conv2d_output_size, seed=101, n=40)
 check_conv2d_output_size(conv2d_output_size, seed=102, n=40)
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 2: the output size of a transposed convolution (2 points)
-#
-# A transposed convolution (`nn.ConvTranspose2d`) runs the convolution's connectivity backwards: each
-# input pixel spreads a kernel-sized patch into the output, the patches $s$ pixels apart, and the
-# padding $p$ is *removed* from each side of the result:
-#
-# $$o = (i - 1)\,s - 2p + d(k - 1) + a + 1,$$
-#
-# where $a$ is `output_padding`. Because the convolution rounds down, several sizes $o$ map to the
-# same $i$ when $s > 1$; $a$ (smaller than $s$) picks which one the transposed convolution returns.
-# Write `conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1)`.
-
-# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1):
-    """Side of nn.ConvTranspose2d's output for an input of side `size` (all arguments ints)."""
-    ### BEGIN SOLUTION
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 2 (the grader runs more tests)
-check_conv_transpose2d_output_size(conv_transpose2d_output_size)
-### BEGIN HIDDEN TESTS
-check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed=201, n=40)
-check_conv_transpose2d_output_size(conv_transpose2d_output_size, seed=202, n=40)
-### END HIDDEN TESTS
-
 # %% [markdown]
 # ### Try it: the sides through a DCGAN
 #
-# DCGAN uses kernel 4 everywhere. With stride 2 and padding 1 a convolution halves the side and a
-# transposed convolution doubles it; a 4x4 kernel with stride 1 and no padding goes from 1x1 to 4x4
-# (transposed) and back. Your functions trace a 64x64 generator and discriminator:
+# A transposed convolution (`nn.ConvTranspose2d`) runs the convolution's connectivity backwards: each input
+# pixel spreads a kernel-sized patch into the output, the patches $s$ pixels apart, and the padding $p$ is
+# *removed* from each side, so $o = (i - 1)\,s - 2p + d(k - 1) + a + 1$ ($a$ is `output_padding`, which
+# picks among the several sizes a strided convolution maps to the same $i$). DCGAN uses kernel 4 everywhere:
+# with stride 2 and padding 1 a convolution halves the side and a transposed convolution doubles it; a 4x4
+# kernel with stride 1 and no padding goes from 1x1 to 4x4 (transposed) and back. The generator's sides come
+# from real `nn.ConvTranspose2d` layers, the discriminator's from your function:
 
 # %%
 side = 1
-for layer in ["4, 1, 0"] + ["4, 2, 1"] * 4:
-    k, s, p = map(int, layer.split(","))
-    new = conv_transpose2d_output_size(side, k, s, p)
+for k, s, p in [(4, 1, 0)] + [(4, 2, 1)] * 4:
+    new = nn.ConvTranspose2d(1, 1, k, s, p)(torch.zeros(1, 1, side, side)).shape[-1]
     print(f"G: ConvTranspose2d(kernel={k}, stride={s}, padding={p}): {side:2d} -> {new:2d}")
     side = new
-for layer in ["4, 2, 1"] * 4 + ["4, 1, 0"]:
-    k, s, p = map(int, layer.split(","))
+for k, s, p in [(4, 2, 1)] * 4 + [(4, 1, 0)]:
     new = conv2d_output_size(side, k, s, p)
     print(f"D: Conv2d(kernel={k}, stride={s}, padding={p}):          {side:2d} -> {new:2d}")
     side = new
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 3: the generator (3 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex2-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 2: the generator (3 points)
 #
 # Write `dcgan_generator(nz, ngf, nc, image_size)` returning an `nn.Sequential` that maps noise of shape
 # `(B, nz, 1, 1)` to images `(B, nc, image_size, image_size)`, for `image_size` a power of two $\ge 16$.
@@ -173,7 +145,7 @@ for layer in ["4, 2, 1"] * 4 + ["4, 1, 0"]:
 # For `nz=100, ngf=64, nc=3, image_size=64` this is the generator of the PyTorch DCGAN tutorial
 # (widths 512, 256, 128, 64, then 3). Build the layers in a loop; `genedu.dcgan`'s own builder is off limits.
 
-# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dcgan_generator(nz, ngf, nc, image_size):
     """nn.Sequential: (B, nz, 1, 1) -> (B, nc, image_size, image_size) in [-1, 1]."""
     ### BEGIN SOLUTION
@@ -190,8 +162,8 @@ def dcgan_generator(nz, ngf, nc, image_size):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 3 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 2 (the grader runs more tests)
 check_dcgan_generator(dcgan_generator)
 ### BEGIN HIDDEN TESTS
 check_dcgan_generator(dcgan_generator, seed=301, nz=16, ngf=8, nc=1, image_size=32)
@@ -199,8 +171,8 @@ check_dcgan_generator(dcgan_generator, seed=302, nz=10, ngf=4, nc=2, image_size=
 check_dcgan_generator(dcgan_generator, seed=303, nz=7, ngf=3, nc=1, image_size=128)
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 4: the discriminator (3 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex3-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 3: the discriminator (3 points)
 #
 # Write `dcgan_discriminator(nc, ndf, image_size)` returning an `nn.Sequential` that maps images
 # `(B, nc, image_size, image_size)` to one **logit** each, of shape `(B, 1, 1, 1)`:
@@ -214,7 +186,7 @@ check_dcgan_generator(dcgan_generator, seed=303, nz=7, ngf=3, nc=1, image_size=1
 # The tutorial's discriminator ends with `nn.Sigmoid()`; ours returns the logit, because the GAN losses
 # of chapter 4 take logits (the stable form: $\log D = -\mathrm{softplus}(-\ell)$).
 
-# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dcgan_discriminator(nc, ndf, image_size):
     """nn.Sequential: (B, nc, image_size, image_size) -> (B, 1, 1, 1) logits."""
     ### BEGIN SOLUTION
@@ -232,8 +204,8 @@ def dcgan_discriminator(nc, ndf, image_size):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 4 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 3 (the grader runs more tests)
 check_dcgan_discriminator(dcgan_discriminator)
 ### BEGIN HIDDEN TESTS
 check_dcgan_discriminator(dcgan_discriminator, seed=401, nc=1, ndf=8, image_size=32)
@@ -241,8 +213,8 @@ check_dcgan_discriminator(dcgan_discriminator, seed=402, nc=2, ndf=4, image_size
 check_dcgan_discriminator(dcgan_discriminator, seed=403, nc=1, ndf=3, image_size=128)
 ### END HIDDEN TESTS
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 5: the initialisation (2 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex4-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 4: the initialisation (2 points)
 #
 # Radford et al. initialise every weight from a zero-centred normal distribution with standard deviation
 # 0.02. The PyTorch tutorial makes that precise for the layers it has:
@@ -256,7 +228,7 @@ check_dcgan_discriminator(dcgan_discriminator, seed=403, nc=1, ndf=3, image_size
 # and `nn.init.constant_(tensor, value)` change a tensor in place. The check applies your function to a
 # generator and a discriminator and tests the weights' distribution, so draw them at random.
 
-# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def weights_init(m):
     """Conv weights ~ N(0, 0.02^2); BatchNorm weights ~ N(1, 0.02^2), biases 0 (in place)."""
     ### BEGIN SOLUTION
@@ -268,8 +240,8 @@ def weights_init(m):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 5 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 4 (the grader runs more tests)
 check_weights_init(weights_init)
 ### BEGIN HIDDEN TESTS
 check_weights_init(weights_init, seed=501, width=16, image_size=64)
@@ -306,7 +278,7 @@ def load_shipped(name, model):
     mine = [tensor for m in model.modules() if isinstance(m, (nn.ConvTranspose2d, nn.BatchNorm2d))
             for tensor in m.state_dict(keep_vars=True).values()]
     if [t.shape for t in mine] != [t.shape for t in shipped]:
-        raise ValueError(f"the shipped {name} does not fit your network: are its layers those of exercise 3?")
+        raise ValueError(f"the shipped {name} does not fit your network: are its layers those of exercise 2?")
     with torch.no_grad():
         for tensor, value in zip(mine, shipped):
             tensor.copy_(value)
@@ -321,26 +293,27 @@ with torch.no_grad():
     plot.image_grid(shipped(z), nrow=16, value_range=(-1, 1), ax=axes[1],
                     title=f"the shipped DCGAN after {info['steps']} steps")
 
-# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
-# ## Exercise 6: the conditional generator (3 points)
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex5-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 5: the conditional generator (3 points)
 #
 # Mirza & Osindero (2014) turn a GAN into a conditional model of $p(x \mid y)$ by giving the label $y$
-# to **both** networks. For the generator the simplest way is to append the label, as a one-hot vector,
-# to the noise: $G(z, y) = G_0([z, \mathrm{onehot}(y)])$, where $G_0$ is a DCGAN generator with
-# `nz + n_classes` input channels.
+# to **both** networks: the generator is asked for a digit, and the discriminator judges whether an image is
+# a real example *of that digit*. Write the generator's half, the class
+# `ConditionalGenerator(nz, n_classes, ngf, nc, image_size)` (an `nn.Module`) whose `forward(z, y)` takes noise
+# `z` `(B, nz)` and integer labels `y` `(B,)` and returns `(B, nc, image_size, image_size)` images.
 #
-# Write the class `ConditionalGenerator(nz, n_classes, ngf, nc, image_size)` (an `nn.Module`):
+# How is a network told a label? An integer $y$ is not a quantity (a 7 is not "more" than a 3), so give it
+# as a **one-hot** vector of `n_classes` entries, and let the network read it next to the noise: the
+# generator's input becomes $[z, \mathrm{onehot}(y)]$, `nz + n_classes` numbers, and the rest is your DCGAN
+# generator of exercise 2, built for that many input channels (the library's generators are off limits
+# here too). Work out how to turn the pair into the input your generator expects (remember what shape its
+# first transposed convolution takes); keep the order $z$ first, then the label, so that the weights the
+# course trained fit your class in the Try-it below. Remember `super().__init__()`.
 #
-# - `__init__` builds $G_0$ = `dcgan_generator(nz + n_classes, ngf, nc, image_size)` with **your** builder of
-#   exercise 3 (the library's generators are off limits here too) and keeps `n_classes`;
-# - `forward(z, y)` takes `z` of shape `(B, nz)` and integer labels `y` of shape `(B,)` and returns
-#   $G_0$ applied to `torch.cat([z, F.one_hot(y, n_classes).float()], dim=1)`, reshaped to
-#   `(B, nz + n_classes, 1, 1)` (`[:, :, None, None]`), the 1x1 "image" your generator starts from.
-#
-# Remember `super().__init__()` first. The check gives the same $z$ with each of the labels and expects
-# different images, and checks that the first layer receives exactly $[z, \mathrm{onehot}(y)]$.
+# The check builds your class, looks at what its first layer receives, and gives the same $z$ with each
+# of the labels: the images must differ, and the same $(z, y)$ must always give the same image.
 
-# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class ConditionalGenerator(nn.Module):
     """G(z, y) = G0([z, one_hot(y)]): z (B, nz), y (B,) int64 -> (B, nc, image_size, image_size)."""
 
@@ -357,8 +330,8 @@ class ConditionalGenerator(nn.Module):
         ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-# Self-check for exercise 6 (the grader runs more tests)
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 5 (the grader runs more tests)
 check_conditional_generator(ConditionalGenerator)
 ### BEGIN HIDDEN TESTS
 check_conditional_generator(ConditionalGenerator, seed=601, nz=5, n_classes=4, ngf=4, nc=2, image_size=32)
@@ -417,6 +390,64 @@ with torch.no_grad():
 for what, images in batches.items():
     s = classifier.classifier_scores(clf_model, images)
     print(f"{what:24s} confident (> 0.9): {s['confident']:.2f}   classes present: {s['classes_present']}")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "ex6-text", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# ## Exercise 6: the Inception score (3 points)
+#
+# Salimans et al. (2016) put both of the properties above into one number. With $p(y \mid x)$ a classifier's
+# prediction for a sample $x$ and $p(y) = \mathbb E_x\, p(y \mid x)$ the mean prediction over the samples
+# (the *marginal*),
+#
+# $$\mathrm{IS} = \exp\Big(\mathbb E_x\, \mathrm{KL}\big(p(y \mid x) \,\|\, p(y)\big)\Big), \qquad
+# \mathrm{KL}(p \,\|\, q) = \sum_y p(y) \log \frac{p(y)}{q(y)}.$$
+#
+# Each KL is large when the prediction is confident (a low-entropy $p(y \mid x)$) and differs from the
+# marginal; their mean is large when, in addition, the predictions cover the classes evenly (a marginal of high
+# entropy). So the score lies between 1 (every sample gets the same prediction) and the number of classes
+# $K$ (confident one-hot predictions, spread evenly over all $K$). Salimans et al. compute it with the Inception
+# network's 1,000 ImageNet classes over 10 parts of 5,000 samples each, each part with its own marginal, and
+# report the mean (and standard deviation) of the parts' scores.
+#
+# Write `inception_score(probs, splits=1)` for predictions `probs` `(N, K)` (rows of probabilities): split the
+# rows into `splits` consecutive parts (`torch.tensor_split`), compute each part's score with its own marginal,
+# and return the mean of the parts' scores as a Python float. A classifier's softmax can hold exact zeros:
+# take $0 \log 0 = 0$ (`torch.xlogy(p, q)` computes $p \log q$ with that convention). Do not call
+# `genedu.metrics.inception_score`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex6-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def inception_score(probs, splits=1):
+    """exp(E_x KL(p(y|x) || p(y))) for probs (N, K), averaged over `splits` consecutive parts; a float."""
+    ### BEGIN SOLUTION
+    scores = []
+    for part in torch.tensor_split(probs.double(), splits):
+        marginal = part.mean(0, keepdim=True)                                  # p(y), (1, K)
+        kl = (torch.xlogy(part, part) - torch.xlogy(part, marginal)).sum(1)    # KL(p(y|x) || p(y)), (n,)
+        scores.append(float(kl.mean().exp()))
+    return sum(scores) / len(scores)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex6-check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# Self-check for exercise 6 (the grader runs more tests)
+check_inception_score(inception_score)
+### BEGIN HIDDEN TESTS
+check_inception_score(inception_score, seed=601, n=1000, k=10, splits=5)
+check_inception_score(inception_score, seed=602, n=90, k=3, splits=2)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Try it: the scores of real and generated digits
+#
+# With the course's digit classifier the score is on a different scale from the published Inception scores
+# (10 classes, not 1,000), comparable only with itself, and it depends on the number of samples per part:
+# here one part of 300 samples for each set. The real held-out digits give the figure to aim for.
+
+# %%
+with torch.no_grad():
+    batches["shipped conditional GAN"] = cgan(z, torch.arange(10).repeat(30))
+for what, images in batches.items():
+    print(f"{what:24s} Inception score (digit classifier, 300 samples): "
+          f"{inception_score(classifier.predict_proba(clf_model, images[:300])):.2f}")
 
 # %% [markdown]
 # ## To think about (not graded)

@@ -8,12 +8,8 @@ WRONG_ANSWERS = {
     "ex1-answer": '''def conv2d_output_size(size, kernel, stride, padding, dilation=1):
     return math.ceil((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1
 ''',
-    # output_padding forgotten
-    "ex2-answer": '''def conv_transpose2d_output_size(size, kernel, stride, padding, output_padding=0, dilation=1):
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + 1
-''',
     # a BatchNorm at the generator's output
-    "ex3-answer": '''def dcgan_generator(nz, ngf, nc, image_size):
+    "ex2-answer": '''def dcgan_generator(nz, ngf, nc, image_size):
     n = int(math.log2(image_size)) - 2
     layers, channels = [], nz
     for i in range(n):
@@ -26,7 +22,7 @@ WRONG_ANSWERS = {
     return nn.Sequential(*layers)
 ''',
     # LeakyReLU with its default slope 0.01
-    "ex4-answer": '''def dcgan_discriminator(nc, ndf, image_size):
+    "ex3-answer": '''def dcgan_discriminator(nc, ndf, image_size):
     n = int(math.log2(image_size)) - 2
     layers, channels = [], nc
     for i in range(n):
@@ -40,7 +36,7 @@ WRONG_ANSWERS = {
     return nn.Sequential(*layers)
 ''',
     # BatchNorm scales from N(0, 0.02) instead of N(1, 0.02)
-    "ex5-answer": '''def weights_init(m):
+    "ex4-answer": '''def weights_init(m):
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(m.weight, 0.0, 0.02)
     elif isinstance(m, nn.BatchNorm2d):
@@ -48,12 +44,21 @@ WRONG_ANSWERS = {
         nn.init.constant_(m.bias, 0.0)
 ''',
     # the label as one number
-    "ex6-answer": '''class ConditionalGenerator(nn.Module):
+    "ex5-answer": '''class ConditionalGenerator(nn.Module):
     def __init__(self, nz, n_classes, ngf, nc, image_size):
         super().__init__()
         self.net = dcgan_generator(nz + 1, ngf, nc, image_size)
 
     def forward(self, z, y):
         return self.net(torch.cat([z, y[:, None].float()], dim=1)[:, :, None, None])
+''',
+    # the log of the score: exp forgotten
+    "ex6-answer": '''def inception_score(probs, splits=1):
+    scores = []
+    for part in torch.tensor_split(probs.double(), splits):
+        marginal = part.mean(0, keepdim=True)
+        kl = (torch.xlogy(part, part) - torch.xlogy(part, marginal)).sum(1)
+        scores.append(float(kl.mean()))
+    return sum(scores) / len(scores)
 ''',
 }
